@@ -1,0 +1,1 @@
+"""The core data model: recordings, streams, signals, geometry, units, lazy frames."""

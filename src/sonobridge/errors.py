@@ -1,0 +1,53 @@
+"""Exception and warning types raised by sonobridge.
+
+Every problem with an input file is reported as a :class:`SonobridgeError` subclass whose
+message names the file and what is wrong with it, so callers can catch one type.
+"""
+from __future__ import annotations
+
+import os
+
+
+class SonobridgeError(Exception):
+    """Base class: a problem with an input or output, naming the file concerned."""
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = os.fspath(path) if path is not None else None
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class UnsupportedInputError(SonobridgeError):
+    """The path is not a recording of any supported format."""
+
+
+class FormatError(SonobridgeError):
+    """The file is malformed: wrong header, inconsistent sizes, undecodable content."""
+
+
+class TruncatedFileError(FormatError):
+    """The file ends before the data its header declares."""
+
+
+class MetadataMismatchError(FormatError):
+    """Two descriptions of the same data disagree (e.g. binary header vs. yml)."""
+
+
+class MissingMetadataError(SonobridgeError):
+    """A companion file the data needs (e.g. the Clarius ``.yml``) is absent."""
+
+
+class ChecksumError(FormatError):
+    """Stored checksum does not match the data."""
+
+
+class UnsafeArchiveError(SonobridgeError):
+    """An archive member could escape the target folder or exhaust resources."""
+
+
+class AmbiguousInputError(SonobridgeError):
+    """The path holds several recordings where exactly one was expected."""
+
+
+class TruncatedDataWarning(UserWarning):
+    """Only the complete frames of a truncated file were returned."""

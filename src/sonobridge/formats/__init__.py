@@ -1,0 +1,63 @@
+"""File formats: each subpackage reads (and later writes) one format into the core model.
+
+:func:`find_recordings` lists what a path holds; :func:`open_recording` reads exactly one.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.recording import Recording
+from ..errors import AmbiguousInputError, UnsupportedInputError
+
+
+@dataclass(frozen=True)
+class RecordingSource:
+    """A recording found at a path, not yet read: ``open(**options)`` reads it."""
+
+    label: str
+    format: str
+    opener: Callable[..., Recording]
+
+    def open(self, **options: Any) -> Recording:
+        return self.opener(**options)
+
+
+def _clarius_sources(path: Path) -> list[RecordingSource] | None:
+    from . import clarius
+
+    captures = clarius.find_captures(path)
+    if captures is None:
+        return None
+    return [RecordingSource(f"{c.container}:{c.prefix}" if c.container != os.fspath(path) or path.is_dir()
+                            else f"{c.container}", clarius.FORMAT,
+                            lambda c=c, **options: clarius.read_capture(c, **options))
+            for c in captures]
+
+
+_FINDERS = [_clarius_sources]
+
+
+def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
+    """Every recording at ``path`` (a file, a package, or a folder tree)."""
+    path = Path(path)
+    if not path.exists():
+        raise UnsupportedInputError(path, "no such file or folder")
+    for finder in _FINDERS:
+        sources = finder(path)
+        if sources:
+            return sources
+    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data)")
+
+
+def open_recording(path: str | os.PathLike, **options: Any) -> Recording:
+    """Read the one recording at ``path``; options go to the format's reader."""
+    sources = find_recordings(path)
+    if len(sources) > 1:
+        names = ", ".join(s.label for s in sources[:5])
+        raise AmbiguousInputError(path, f"holds {len(sources)} recordings ({names}{', ...' if len(sources) > 5 else ''}); "
+                                        "open one of them")
+    return sources[0].open(**options)
