@@ -66,7 +66,9 @@ def split_name(name: str) -> tuple[str, str, str] | None:
     return match.group("prefix"), match.group("suffix"), match.group("ext")
 
 
-def _group(regions: list[ByteRegion], container: str) -> list[CaptureFiles]:
+def _group(regions: list[ByteRegion], container: str | None) -> list[CaptureFiles]:
+    """Captures by (folder, prefix); ``container`` is the archive, or None for loose files
+    (then each capture's folder)."""
     captures: dict[tuple[str, str], CaptureFiles] = {}
     for region in sorted(regions, key=lambda r: r.name):
         parts = split_name(region.name)
@@ -74,7 +76,8 @@ def _group(regions: list[ByteRegion], container: str) -> list[CaptureFiles]:
             continue
         prefix, suffix, ext = parts
         folder = str(PurePosixPath(region.name).parent)
-        capture = captures.setdefault((folder, prefix), CaptureFiles(prefix, container))
+        where = container or os.path.dirname(region.path)
+        capture = captures.setdefault((folder, prefix), CaptureFiles(prefix, where))
         capture.add(region, suffix, ext)
     return [c for c in captures.values() if c.raws or c.ymls]
 
@@ -83,7 +86,7 @@ def captures_in_folder(folder: str | os.PathLike) -> list[CaptureFiles]:
     """Every capture in ``folder`` and its subfolders (tar packages inside are not opened)."""
     regions = [ByteRegion.whole_file(path) for path in sorted(Path(folder).rglob("*"))
                if path.is_file() and split_name(path.name)]
-    return _group(regions, os.fspath(folder))
+    return _group(regions, None)
 
 
 def _check_member(member: tarfile.TarInfo, archive: str, archive_size: int) -> None:
@@ -134,9 +137,11 @@ def capture_of_file(path: str | os.PathLike) -> CaptureFiles:
         return capture
     prefix, suffix, _ = parts
     for capture in _group([ByteRegion.whole_file(p) for p in path.parent.glob(f"{glob_escape(prefix)}_*")
-                           if p.is_file()], os.fspath(path)):
+                           if p.is_file()], None):
         if capture.prefix == prefix:
-            return capture.only(suffix)
+            single = capture.only(suffix)
+            single.container = os.fspath(path)
+            return single
     raise FormatError(path, "no Clarius stream found")  # unreachable for a well-named file
 
 

@@ -124,13 +124,16 @@ class _CaptureReader:
                 _check_against_yml(data.header, yml, raw_region.label)
             kind, frame_shape, dtype = data.header.kind, data.header.frame_shape, data.header.sample_dtype
             frames, clock, n_declared = data.frames(), data.clock_loader(), data.header.frames
+            raw_header = data.header.as_dict()
         else:  # timing-only: metadata survived, frames did not
             kind, frame_shape, dtype = self._shape_from_yml(yml, self.files.ymls[suffix])
             frames, clock, n_declared = None, (tgc.clock if tgc is not None else None), yml.n_frames
+            raw_header = None
         stream = Stream(
             name=suffix, kind=kind, frame_shape=frame_shape, dtype=dtype, frames=frames,
             clock_source=clock, clock_unit_s=1e-9, geometry=self._geometry(yml),
-            parameters=dict(yml.parameters) if yml else {}, metadata=yml.raw if yml else {},
+            parameters={**(yml.parameters if yml else {}), **({"raw_header": raw_header} if raw_header else {})},
+            metadata=yml.raw if yml else {},
             provenance=Provenance(tuple(sources), FORMAT, software_version=yml.software_version if yml else None,
                                   reader=f"sonobridge {__version__}"),
             declared_n_frames=n_declared)

@@ -1,0 +1,200 @@
+"""The ``sonobridge`` command line.
+
+Exit codes: 0 success, 1 a problem with the data (message on stderr, no traceback), 2 usage error,
+130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import SonobridgeError
+
+log = logging.getLogger("sonobridge")
+EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {"allow_truncated": args.allow_truncated}
+    if args.probe:
+        options["probe"] = args.probe
+    if args.sound_speed:
+        options["sound_speed_m_s"] = args.sound_speed
+    return options
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"value", "unit"}:
+        return f"{value['value']:g} {value['unit']}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_format_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list) and len(value) > 6:
+        return f"[{len(value)} items]"
+    return str(value)
+
+
+def _text_summary(label: str, info: dict[str, Any]) -> list[str]:
+    lines = [f"{label}", f"  format: {info['format']}   start: {info['start_time'] or 'unknown'}"]
+    for name, stream in info["streams"].items():
+        shape = "x".join(map(str, [stream["n_frames"], *stream["frame_shape"]]))
+        rate = stream["mean_frame_rate_hz"]
+        lines.append(f"  stream {name}: {stream['kind']} {shape} {stream['dtype']}"
+                     f"{'' if stream['has_frames'] else ' (timing only, no frame data)'}, "
+                     f"{stream['duration_s']:.3f} s" + (f", {rate:.1f} fps" if rate else ""))
+        geometry = stream.get("geometry")
+        if geometry:
+            depth = geometry.get("depth_range_m")
+            lines.append(f"    geometry: fs {geometry['sampling_frequency_hz'] / 1e6:g} MHz, depth "
+                         f"{depth[0] * 1e3:.2f}..{depth[1] * 1e3:.2f} mm, steer "
+                         f"{[round(a * 57.29578, 2) for a in geometry['steering_angles_rad']]} deg, probe "
+                         f"{(geometry['probe'] or {}).get('name', 'unknown')}")
+        keys = [k for k in ("transmit_frequency", "imaging_depth", "focal_depth", "frame_rate", "tgc")
+                if k in stream["parameters"]]
+        if keys:
+            lines.append("    " + ", ".join(f"{k}: {_format_value(stream['parameters'][k])}" for k in keys))
+    for name, signal in info["signals"].items():
+        lines.append(f"  signal {name}: {signal['n_samples']} samples, {signal['duration_s']:.3f} s, "
+                     f"channels {', '.join(signal['channels'])}")
+    return lines
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .core.describe import describe
+    from .formats import find_recordings
+
+    report = {}
+    for path in args.paths:
+        for source in find_recordings(path):
+            report[source.label] = describe(source.open(**_reader_options(args)))
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(line for label, info in report.items() for line in _text_summary(label, info)))
+    return EXIT_OK
+
+
+def _output_stem(label: str) -> str:
+    container, _, prefix = label.rpartition(":")
+    stem = f"{Path(container).name}-{prefix}" if container else Path(label).name
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", stem)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .core.describe import describe
+    from .export.atomic import write_bytes_atomic
+    from .formats import find_recordings
+    from .processing.preview import preview_frame, save_png
+
+    out_dir = Path(args.out_dir)
+    sources = [source for path in args.paths for source in find_recordings(path)]
+    written: dict[str, dict[str, Any]] = {}
+    for source in tqdm(sources, desc="preview", unit="recording", disable=args.quiet or None):
+        recording = source.open(**_reader_options(args))
+        stem = _output_stem(source.label)
+        info = describe(recording)
+        images = {}
+        for name, stream in recording.streams.items():
+            if stream.has_frames and stream.n_frames:
+                image_path = out_dir / f"{stem}_{name}.png"
+                save_png(preview_frame(stream, min(args.frame, stream.n_frames - 1)), image_path)
+                images[name] = str(image_path)
+        summary_path = out_dir / f"{stem}.json"
+        write_bytes_atomic(summary_path, json.dumps({"source": source.label, **info}, indent=2).encode())
+        written[source.label] = {"summary": str(summary_path), "previews": images, "info": info}
+    if args.json:
+        json.dump({k: {"summary": v["summary"], "previews": v["previews"]} for k, v in written.items()},
+                  sys.stdout, indent=2)
+        print()
+    else:
+        for label, result in written.items():
+            print("\n".join(_text_summary(label, result["info"])))
+            print(f"  wrote {result['summary']}" + "".join(f", {p}" for p in result["previews"].values()))
+    return EXIT_OK
+
+
+def cmd_unpack(args: argparse.Namespace) -> int:
+    from .formats.clarius.unpack import unpack
+
+    results = unpack(args.path, args.out_dir, overwrite=args.overwrite)
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    else:
+        for path, status in results.items():
+            print(f"{status:5} {path}")
+    return EXIT_OK
+
+
+def _add_reader_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--probe", help="probe when the file names none, e.g. L7, L15, C3 (Clarius table)")
+    parser.add_argument("--sound-speed", type=float, metavar="M_PER_S", help="speed of sound (default 1540)")
+    parser.add_argument("--allow-truncated", action="store_true",
+                        help="read the complete frames of truncated files (with a warning)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sonobridge", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"sonobridge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or warnings")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = commands.add_parser("info", help="describe the recordings at a path",
+                               description="Streams, frames, shapes, dtypes, duration, geometry and "
+                                           "parameters of every recording at each PATH.")
+    info.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
+    _add_reader_options(info)
+    info.set_defaults(handler=cmd_info)
+
+    preview = commands.add_parser("preview", help="write a summary and preview images",
+                                  description="For every recording at each PATH write <name>.json "
+                                              "(the info summary) and <name>_<stream>.png (one frame).")
+    preview.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
+    preview.add_argument("--out-dir", default="sonobridge-preview", help="output folder")
+    preview.add_argument("--frame", type=int, default=0, help="frame index to show (default 0)")
+    _add_reader_options(preview)
+    preview.set_defaults(handler=cmd_preview)
+
+    unpack = commands.add_parser("unpack", help="unpack a Clarius package, decompressing .lzo",
+                                 description="Write the files of the Clarius captures at PATH into "
+                                             "OUT_DIR, .raw.lzo decompressed to .raw.")
+    unpack.add_argument("path", metavar="PATH", help=".tar package or folder")
+    unpack.add_argument("--out-dir", required=True)
+    unpack.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    unpack.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    unpack.set_defaults(handler=cmd_unpack)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="sonobridge: %(levelname)s: %(message)s")
+    if args.quiet:
+        logging.getLogger().setLevel(logging.ERROR)
+        warnings.simplefilter("ignore")
+    try:
+        return args.handler(args)
+    except SonobridgeError as exc:
+        print(f"sonobridge: error: {exc}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+    except KeyboardInterrupt:
+        print("sonobridge: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
