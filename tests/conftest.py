@@ -18,3 +18,14 @@ def clarius_data() -> Path:
     if not (CLARIUS / "MANIFEST.md").exists():
         pytest.fail(f"real fixtures missing: {CLARIUS} (set SONOBRIDGE_SHARED)")
     return CLARIUS
+
+
+@pytest.fixture(scope="session")
+def lzop_tool_path() -> str:
+    """Debian's lzop, used to make real lzop files (scripts/setup.sh test installs it)."""
+    import shutil
+
+    tool = shutil.which("lzop")
+    if tool is None:
+        pytest.fail("Debian's lzop is needed (scripts/setup.sh test installs it)")
+    return tool

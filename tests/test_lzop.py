@@ -1,7 +1,6 @@
 """lzop container decoding: real files from Debian's lzop in every variant, and damaged ones."""
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 import zlib
@@ -44,27 +43,19 @@ def test_sequential_iteration_matches(clarius_data):
     assert b"".join(stream.iter_decompressed()) == (clarius_data / "carotid_doppler_2020/carotid_iq.raw").read_bytes()
 
 
-@pytest.fixture(scope="module")
-def lzop_tool():
-    tool = shutil.which("lzop")
-    if tool is None:
-        pytest.fail("Debian's lzop is needed (scripts/setup.sh test installs it)")
-    return tool
-
-
 @pytest.mark.parametrize("options", [["-5", "-F"], ["-1"], ["-9"], ["--crc32"], ["-3", "--crc32", "-F"]])
-def test_real_lzop_variants(tmp_path, clarius_data, lzop_tool, options):
+def test_real_lzop_variants(tmp_path, clarius_data, lzop_tool_path, options):
     """Methods 1-3 (levels 1, 3-6, 7-9), Adler-32 / CRC-32 / no checksums, stored blocks."""
     original = (clarius_data / "lzop/mixed_blocks.bin").read_bytes() + bytes(300_000)
     source = tmp_path / "data.bin"
     source.write_bytes(original)
-    subprocess.run([lzop_tool, *options, "-o", str(tmp_path / "data.lzo"), str(source)], check=True)
+    subprocess.run([lzop_tool_path, *options, "-o", str(tmp_path / "data.lzo"), str(source)], check=True)
     assert decode(tmp_path / "data.lzo") == original
 
 
-def test_piped_lzop_has_empty_name(tmp_path, clarius_data, lzop_tool):
+def test_piped_lzop_has_empty_name(tmp_path, clarius_data, lzop_tool_path):
     original = (clarius_data / "carotid_doppler_2020/carotid_env.raw").read_bytes()
-    out = subprocess.run([lzop_tool, "-c"], input=original, capture_output=True, check=True).stdout
+    out = subprocess.run([lzop_tool_path, "-c"], input=original, capture_output=True, check=True).stdout
     (tmp_path / "piped.lzo").write_bytes(out)
     assert parse_header(ByteRegion.whole_file(tmp_path / "piped.lzo")).name == ""
     assert decode(tmp_path / "piped.lzo") == original
