@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from ...errors import FormatError
 
 from .package import CaptureFiles, capture_of_file, captures_in_folder, captures_in_tar, split_name
 from .reader import FORMAT, read_capture
@@ -29,6 +32,9 @@ def find_captures(path: str | os.PathLike) -> list[CaptureFiles] | None:
         return captures or None
     if is_tar(path):
         return captures_in_tar(path)
+    if re.search(r"\.(tar\.(gz|bz2|xz|zst)|tgz|tbz2|txz)$", path.name, re.IGNORECASE):
+        raise FormatError(path, "compressed tar packages are not read in place; Clarius packages are "
+                                "plain .tar (decompress this one first, e.g. with 'tar xf')")
     if split_name(path.name) or path.name.lower().endswith((".raw", ".lzo")):
         return [capture_of_file(path)]
     return None
