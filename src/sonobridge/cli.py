@@ -143,21 +143,28 @@ def _add_reader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="log progress details")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="no progress bars or warnings")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sonobridge", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"sonobridge {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or warnings")
+    _add_verbosity(parser, default=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_verbosity(common, default=argparse.SUPPRESS)  # also accepted after the command
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    info = commands.add_parser("info", help="describe the recordings at a path",
+    info = commands.add_parser("info", parents=[common], help="describe the recordings at a path",
                                description="Streams, frames, shapes, dtypes, duration, geometry and "
                                            "parameters of every recording at each PATH.")
     info.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
     _add_reader_options(info)
     info.set_defaults(handler=cmd_info)
 
-    preview = commands.add_parser("preview", help="write a summary and preview images",
+    preview = commands.add_parser("preview", parents=[common], help="write a summary and preview images",
                                   description="For every recording at each PATH write <name>.json "
                                               "(the info summary) and <name>_<stream>.png (one frame).")
     preview.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
@@ -166,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reader_options(preview)
     preview.set_defaults(handler=cmd_preview)
 
-    unpack = commands.add_parser("unpack", help="unpack a Clarius package, decompressing .lzo",
+    unpack = commands.add_parser("unpack", parents=[common], help="unpack a Clarius package, decompressing .lzo",
                                  description="Write the files of the Clarius captures at PATH into "
                                              "OUT_DIR, .raw.lzo decompressed to .raw.")
     unpack.add_argument("path", metavar="PATH", help=".tar package or folder")
