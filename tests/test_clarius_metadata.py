@@ -136,7 +136,8 @@ def test_capture_tgc_per_frame(tmp_path):
     tgc = open_recording(raw).streams["rf"].per_frame["tgc"]
     assert tgc.source == "tgc file"
     assert tgc.gain_db[:, 0].tolist() == [10.0, 11.0, 12.0]
-    (tmp_path / "cap_rf.tgc").write_text(f"timestamp: {clock[1]} {{ 0.00mm, 5.00dB }}{{ 40.00mm, 6.00dB }}\n")
+    (tmp_path / "cap_rf.tgc").unlink()  # newer firmware: .tgc.yml with list entries
+    (tmp_path / "cap_rf.tgc.yml").write_text(f"timestamp: {clock[1]}\n  - {{ 0.00mm, 5.00dB }}\n  - {{ 40.00mm, 6.00dB }}\n")
     tgc = open_recording(raw).streams["rf"].per_frame["tgc"]
     assert tgc.source == "tgc file + yml"  # frame 0 precedes the only entry: the yml curve applies
     assert tgc.gain_db[:, 0].tolist() == [23.0, 5.0, 5.0]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -83,3 +84,17 @@ def test_unpack_command(tmp_path, clarius_data):
     result = run("unpack", clarius_data / "lzop/carotid_doppler_lzop5F.tar", "--out-dir", tmp_path, "--json")
     assert set(json.loads(result.stdout).values()) == {"built"}
     assert "hit" in run("unpack", clarius_data / "lzop/carotid_doppler_lzop5F.tar", "--out-dir", tmp_path).stdout
+
+
+def test_one_bad_recording_does_not_stop_the_others(tmp_path, clarius_data):
+    good = tmp_path / "good"
+    shutil.copytree(clarius_data / "carotid_doppler_2020", good)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x_env.raw").write_bytes(b"\x07" + bytes(40))
+    (bad / "x_env.yml").write_text("frames: 1\n")
+    result = run("info", "--json", tmp_path, check=False)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert "unknown Clarius stream id 7" in report[f"{bad}:x"]["error"]
+    assert report[f"{good}:carotid"]["streams"]["env"]["n_frames"] == 1

@@ -65,20 +65,40 @@ def _text_summary(label: str, info: dict[str, Any]) -> list[str]:
     return lines
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    from .core.describe import describe
+def _each_recording(paths: list[str], args: argparse.Namespace, failures: dict[str, str]):
+    """Yield ``(label, recording)`` for every recording at ``paths``; a recording that cannot be
+    read is reported on stderr, noted in ``failures`` and skipped, so the others still run."""
+    from tqdm import tqdm
+
     from .formats import find_recordings
 
-    report = {}
-    for path in args.paths:
-        for source in find_recordings(path):
-            report[source.label] = describe(source.open(**_reader_options(args)))
+    sources = []
+    for path in paths:
+        try:
+            sources += find_recordings(path)
+        except SonobridgeError as exc:
+            failures[str(path)] = str(exc)
+            print(f"sonobridge: error: {exc}", file=sys.stderr)
+    for source in tqdm(sources, unit="recording", disable=args.quiet or len(sources) < 2 or None):
+        try:
+            yield source.label, source.open(**_reader_options(args))
+        except SonobridgeError as exc:
+            failures[source.label] = str(exc)
+            print(f"sonobridge: error: {exc}", file=sys.stderr)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .core.describe import describe
+
+    failures: dict[str, str] = {}
+    report = {label: describe(recording) for label, recording in _each_recording(args.paths, args, failures)}
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
+        json.dump({**report, **{label: {"error": problem} for label, problem in failures.items()}},
+                  sys.stdout, indent=2)
         print()
     else:
         print("\n".join(line for label, info in report.items() for line in _text_summary(label, info)))
-    return EXIT_OK
+    return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
 def _output_stem(label: str) -> str:
@@ -88,19 +108,15 @@ def _output_stem(label: str) -> str:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from .core.describe import describe
     from .export.atomic import write_bytes_atomic
-    from .formats import find_recordings
     from .processing.preview import preview_frame, save_png
 
     out_dir = Path(args.out_dir)
-    sources = [source for path in args.paths for source in find_recordings(path)]
+    failures: dict[str, str] = {}
     written: dict[str, dict[str, Any]] = {}
-    for source in tqdm(sources, desc="preview", unit="recording", disable=args.quiet or None):
-        recording = source.open(**_reader_options(args))
-        stem = _output_stem(source.label)
+    for label, recording in _each_recording(args.paths, args, failures):
+        stem = _output_stem(label)
         info = describe(recording)
         images = {}
         for name, stream in recording.streams.items():
@@ -109,17 +125,17 @@ def cmd_preview(args: argparse.Namespace) -> int:
                 save_png(preview_frame(stream, min(args.frame, stream.n_frames - 1)), image_path)
                 images[name] = str(image_path)
         summary_path = out_dir / f"{stem}.json"
-        write_bytes_atomic(summary_path, json.dumps({"source": source.label, **info}, indent=2).encode())
-        written[source.label] = {"summary": str(summary_path), "previews": images, "info": info}
+        write_bytes_atomic(summary_path, json.dumps({"source": label, **info}, indent=2).encode())
+        written[label] = {"summary": str(summary_path), "previews": images, "info": info}
     if args.json:
-        json.dump({k: {"summary": v["summary"], "previews": v["previews"]} for k, v in written.items()},
-                  sys.stdout, indent=2)
+        json.dump({**{k: {"summary": v["summary"], "previews": v["previews"]} for k, v in written.items()},
+                   **{label: {"error": problem} for label, problem in failures.items()}}, sys.stdout, indent=2)
         print()
     else:
         for label, result in written.items():
             print("\n".join(_text_summary(label, result["info"])))
             print(f"  wrote {result['summary']}" + "".join(f", {p}" for p in result["previews"].values()))
-    return EXIT_OK
+    return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
 def cmd_unpack(args: argparse.Namespace) -> int:

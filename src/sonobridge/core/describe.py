@@ -53,8 +53,8 @@ def describe_stream(stream: Stream) -> dict[str, Any]:
     tgc = stream.per_frame.get("tgc")
     if tgc is not None:
         info["tgc"] = {"source": tgc.source, "points_per_frame": int(tgc.depth_m.shape[1]),
-                       "distinct_curves": len({tuple(map(tuple, np.nan_to_num(np.stack([d, g]))))
-                                               for d, g in zip(tgc.depth_m, tgc.gain_db)})}
+                       "distinct_curves": len(np.unique(np.nan_to_num(np.hstack([tgc.depth_m, tgc.gain_db])),
+                                                        axis=0))}
     return jsonable(info)
 
 

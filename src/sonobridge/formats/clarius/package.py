@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from ...errors import FormatError, TruncatedFileError, UnsafeArchiveError
 from ..byteregion import ByteRegion
 
-_NAME = re.compile(r"^(?P<prefix>.+)_(?P<suffix>[A-Za-z0-9]+)\.(?P<ext>raw\.lzo|raw|lzo|tgc\.yml|tgc|yml)$",
+_NAME = re.compile(r"^(?P<prefix>.+)_(?P<suffix>[A-Za-z0-9]+)\.(?P<ext>raw\.lzo|raw|tgc\.yml|tgc|yml)$",
                    re.IGNORECASE)
 MAX_TAR_MEMBERS = 100_000
 
@@ -44,7 +44,7 @@ class CaptureFiles:
         ext = ext.lower()
         if suffix.lower() == "imu" and ext == "yml":
             self.imu = region
-        elif ext in ("raw", "raw.lzo", "lzo"):
+        elif ext in ("raw", "raw.lzo"):
             self.raws[suffix] = region
         elif ext == "yml":
             self.ymls[suffix] = region
