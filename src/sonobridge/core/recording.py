@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import __version__
 from .frames import FrameArray
 from .geometry import Geometry
 
@@ -43,7 +44,7 @@ class Provenance:
     format: str
     format_version: str | None = None
     software_version: str | None = None
-    reader: str = ""
+    reader: str = f"sonobridge {__version__}"
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:

@@ -59,10 +59,3 @@ def parse_quantity(text: Any) -> Quantity | None:
     unit, scale = _UNITS.get(unit_text.lower(), (unit_text, 1.0))
     return Quantity(number * scale, unit)
 
-
-def si_value(text: Any, expected_unit: str) -> float | None:
-    """The SI value of ``text`` if it parses with ``expected_unit`` (or no unit), else None."""
-    quantity = parse_quantity(text)
-    if quantity is None or quantity.unit not in (expected_unit, ""):
-        return None
-    return quantity.value

@@ -15,7 +15,7 @@ import yaml
 
 from ...core.recording import Provenance, Signal
 from ...errors import FormatError
-from .yml import _LOADER, _snake
+from .yml import YAML_LOADER, snake_case
 
 
 def _flatten(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -24,18 +24,18 @@ def _flatten(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for key, value in document.items():
         name, _, axis = str(key).rpartition(" ")
         if name and axis in ("x", "y", "z"):
-            channels[_snake(name)][axis] = value
+            channels[snake_case(name)][axis] = value
         elif isinstance(value, dict):
-            channels[_snake(key)].update({str(k): v for k, v in value.items()})
+            channels[snake_case(key)].update({str(k): v for k, v in value.items()})
         else:
-            channels[_snake(key)][""] = value
+            channels[snake_case(key)][""] = value
     return channels
 
 
 def parse_imu(text: str, label: str, provenance: Provenance | None = None) -> Signal:
     """Parse an ``_imu.yml`` text into a :class:`Signal` named ``"imu"``."""
     try:
-        documents = [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None]
+        documents = [doc for doc in yaml.load_all(text, Loader=YAML_LOADER) if doc is not None]
     except yaml.YAMLError as exc:
         raise FormatError(label, f"not a readable Clarius IMU yml: {getattr(exc, 'problem', exc)}") from None
     if not all(isinstance(doc, dict) and "timestamp" in doc for doc in documents):

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 HEADER_SIZE = 20
 CLOCK_SIZE = 8
 KIND_BY_ID = {0: SampleKind.IQ, 1: SampleKind.ENVELOPE, 2: SampleKind.RF, 3: SampleKind.PW_IQ}
+ID_BY_KIND = {kind: stream_id for stream_id, kind in KIND_BY_ID.items()}
 #: sample dtype and bytes per sample for each stream id
 SAMPLE_FORMAT = {0: (np.dtype("<i2"), 4), 1: (np.dtype("u1"), 1), 2: (np.dtype("<i2"), 2),
                  3: (np.dtype("<i2"), 4)}

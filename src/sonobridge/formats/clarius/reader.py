@@ -16,7 +16,6 @@ import re
 
 import numpy as np
 
-from ... import __version__
 from ...core.geometry import LineGeometry, Probe
 from ...core.recording import Provenance, Recording, SampleKind, Stream
 from ...errors import MetadataMismatchError, MissingMetadataError
@@ -25,7 +24,7 @@ from ..lzop import is_lzop
 from .imu import parse_imu
 from .package import CaptureFiles
 from .probes import find_probe
-from .raw import SAMPLE_FORMAT, RawHeader, RawStreamData
+from .raw import ID_BY_KIND, SAMPLE_FORMAT, RawHeader, RawStreamData
 from .tgc import TgcCurves, parse_tgc
 from .yml import ClariusYml, parse_yml
 
@@ -34,7 +33,6 @@ log = logging.getLogger(__name__)
 FORMAT = "clarius-raw"
 STREAM_NAMES = {SampleKind.ENVELOPE: "env", SampleKind.IQ: "iq", SampleKind.RF: "rf",
                 SampleKind.PW_IQ: "pw_iq"}
-_ID_BY_KIND = {SampleKind.IQ: 0, SampleKind.ENVELOPE: 1, SampleKind.RF: 2, SampleKind.PW_IQ: 3}
 _PREFIX_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})([+-]\d{4})")
 
 
@@ -104,9 +102,14 @@ class _CaptureReader:
             sample_spacing_m=spacing, first_sample_depth_m=(own_delay - reference) * self.sound_speed / 2,
             sampling_frequency_hz=fs, sound_speed_m_s=self.sound_speed, probe=probe, notes=tuple(notes))
 
-    def _tgc(self, suffix: str) -> tuple[TgcCurves | None, int | None]:
+    def _tgc(self, suffix: str) -> TgcCurves | None:
         region = self.files.tgcs.get(suffix)
-        return parse_tgc(region.text(), region.label) if region else (None, None)
+        if region is None:
+            return None
+        curves, declared = parse_tgc(region.text(), region.label)
+        if declared is not None and declared != curves.clock.size:
+            log.warning("%s: declares %d frames but holds %d entries", region.label, declared, curves.clock.size)
+        return curves
 
     def stream(self, suffix: str) -> Stream:
         yml = self.ymls.get(suffix)
@@ -116,7 +119,7 @@ class _CaptureReader:
             raise MissingMetadataError(raw_region.label, "no matching .yml found beside it (it carries the "
                                                          "sampling rate, line geometry and TGC); pass "
                                                          "require_yml=False to read the frames anyway")
-        tgc, declared = self._tgc(suffix)
+        tgc = self._tgc(suffix)
         if raw_region is not None:
             data = RawStreamData(raw_region, compressed=is_lzop(raw_region),
                                  allow_truncated=self.allow_truncated)
@@ -126,7 +129,8 @@ class _CaptureReader:
             frames, clock, n_declared = data.frames(), data.clock_loader(), data.header.frames
             raw_header = data.header.as_dict()
         else:  # timing-only: metadata survived, frames did not
-            kind, frame_shape, dtype = self._shape_from_yml(yml, self.files.ymls[suffix])
+            header = self._header_from_yml(yml, self.files.ymls[suffix])
+            kind, frame_shape, dtype = header.kind, header.frame_shape, header.sample_dtype
             frames, clock, n_declared = None, (tgc.clock if tgc is not None else None), yml.n_frames
             raw_header = None
         stream = Stream(
@@ -134,19 +138,18 @@ class _CaptureReader:
             clock_source=clock, clock_unit_s=1e-9, geometry=self._geometry(yml),
             parameters={**(yml.parameters if yml else {}), **({"raw_header": raw_header} if raw_header else {})},
             metadata=yml.raw if yml else {},
-            provenance=Provenance(tuple(sources), FORMAT, software_version=yml.software_version if yml else None,
-                                  reader=f"sonobridge {__version__}"),
+            provenance=Provenance(tuple(sources), FORMAT, software_version=yml.software_version if yml else None),
             declared_n_frames=n_declared)
         self._attach_tgc(stream, tgc, yml)
         return stream
 
     @staticmethod
-    def _shape_from_yml(yml: ClariusYml, region: ByteRegion) -> tuple[SampleKind, tuple[int, ...], np.dtype]:
+    def _header_from_yml(yml: ClariusYml, region: ByteRegion) -> RawHeader:
+        """The header the missing ``.raw`` would have, for a timing-only stream."""
         if yml.kind is None or not yml.n_lines or not yml.n_samples:
             raise MetadataMismatchError(region.label, "yml lacks the type/size needed to describe the stream")
-        dtype, sample_size = SAMPLE_FORMAT[_ID_BY_KIND[yml.kind]]
-        pairs = (2,) if sample_size == 4 else ()
-        return yml.kind, (yml.n_lines, yml.n_samples, *pairs), dtype
+        stream_id = ID_BY_KIND[yml.kind]
+        return RawHeader(stream_id, yml.n_frames or 0, yml.n_lines, yml.n_samples, SAMPLE_FORMAT[stream_id][1])
 
     @staticmethod
     def _attach_tgc(stream: Stream, tgc: TgcCurves | None, yml: ClariusYml | None) -> None:
@@ -174,14 +177,14 @@ class _CaptureReader:
         if self.files.imu is not None:
             region = self.files.imu
             signals["imu"] = parse_imu(region.text(), region.label,
-                                       Provenance((region.label,), FORMAT, reader=f"sonobridge {__version__}"))
+                                       Provenance((region.label,), FORMAT))
         sources = tuple(dict.fromkeys(s for st in streams.values() for s in st.provenance.source_files))
         versions = {y.software_version for y in self.ymls.values() if y.software_version}
         recording = Recording(
             name=self.files.prefix, streams=streams, signals=signals,
             start_time=_start_time(self.files.prefix, list(self.ymls.values())),
             provenance=Provenance(sources, FORMAT, software_version=", ".join(sorted(versions)) or None,
-                                  reader=f"sonobridge {__version__}", notes=(f"container: {self.files.container}",)))
+                                  notes=(f"container: {self.files.container}",)))
         recording.align_clocks()
         return recording
 

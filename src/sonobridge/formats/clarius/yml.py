@@ -24,7 +24,7 @@ from ...core.recording import SampleKind
 from ...core.units import Quantity, parse_quantity
 from ...errors import FormatError
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ONE_LINE_TGC = re.compile(r"^(tgc:[ \t]*)((?:\{[^{}\n]*\}[ \t]*){2,})$", re.MULTILINE)
 _BRACED = re.compile(r"\{[^{}]*\}")
 _TGC_POINT = re.compile(r"([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*mm\s*,\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*dB")
@@ -118,14 +118,14 @@ class ClariusYml:
                      pitch_m=length("pitch", 1e-6), radius_m=radius, source="file")
 
 
-def _snake(key: Any) -> str:
+def snake_case(key: Any) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", str(key)).strip("_").lower()
 
 
 def typed(value: Any) -> Any:
     """Recursively: dict keys to snake_case, ``"<number> <unit>"`` strings to SI quantities."""
     if isinstance(value, dict):
-        return {_snake(k): typed(v) for k, v in value.items()}
+        return {snake_case(k): typed(v) for k, v in value.items()}
     if isinstance(value, list):
         return [typed(v) for v in value]
     if isinstance(value, str):
@@ -172,7 +172,7 @@ def parse_yml(text: str, label: str) -> ClariusYml:
     fixed = _ONE_LINE_TGC.sub(
         lambda m: m.group(1) + "[" + ", ".join(_BRACED.findall(m.group(2))) + "]", text)
     try:
-        document = yaml.load(fixed, Loader=_LOADER)
+        document = yaml.load(fixed, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
