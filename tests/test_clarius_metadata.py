@@ -161,3 +161,11 @@ def test_imu_arrays(clarius_data):
     assert np.all(np.diff(imu.clock.astype(np.int64)) > 0)
     with pytest.raises(FormatError, match="timestamp"):
         parse_imu("---\ngyroscope x: 1\n", "imu")
+
+
+def test_oversized_metadata_file_is_refused(tmp_path):
+    raw, _, _ = write_capture(tmp_path)
+    with open(tmp_path / "cap_rf.yml", "ab") as handle:
+        handle.truncate(65 * 1024 * 1024)  # sparse: a mislabelled huge file
+    with pytest.raises(FormatError, match="too large for a metadata text file"):
+        open_recording(raw)

@@ -125,3 +125,15 @@ def test_unpack_leaves_nothing_half_written(tmp_path, clarius_data):
         unpack(folder, tmp_path / "out")
     leftovers = [p.name for p in (tmp_path / "out").iterdir()] if (tmp_path / "out").exists() else []
     assert "carotid_iq.raw" not in leftovers and not any(n.endswith(".partial") for n in leftovers)
+
+
+def test_unpack_refuses_a_truncated_plain_raw(tmp_path, clarius_data):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    raw = (clarius_data / "carotid_doppler_2020/carotid_env.raw").read_bytes()
+    (folder / "carotid_env.raw").write_bytes(raw[:-10])
+    (folder / "carotid_env.yml").write_bytes((clarius_data / "carotid_doppler_2020/carotid_env.yml").read_bytes())
+    with pytest.raises(TruncatedFileError):
+        unpack(folder, tmp_path / "out")
+    out = tmp_path / "out"
+    assert not out.exists() or not any(out.iterdir())  # no .raw, no leftover temporary file

@@ -21,6 +21,12 @@ log = logging.getLogger("sonobridge")
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _report(error: SonobridgeError) -> str:
+    """Print a user-facing error as one stderr line; return its text."""
+    print(f"sonobridge: error: {error}", file=sys.stderr)
+    return str(error)
+
+
 def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {"allow_truncated": args.allow_truncated}
     if args.probe:
@@ -77,14 +83,12 @@ def _each_recording(paths: list[str], args: argparse.Namespace, failures: dict[s
         try:
             sources += find_recordings(path)
         except SonobridgeError as exc:
-            failures[str(path)] = str(exc)
-            print(f"sonobridge: error: {exc}", file=sys.stderr)
+            failures[str(path)] = _report(exc)
     for source in tqdm(sources, unit="recording", disable=args.quiet or len(sources) < 2 or None):
         try:
             yield source.label, source.open(**_reader_options(args))
         except SonobridgeError as exc:
-            failures[source.label] = str(exc)
-            print(f"sonobridge: error: {exc}", file=sys.stderr)
+            failures[source.label] = _report(exc)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except SonobridgeError as exc:
-        print(f"sonobridge: error: {exc}", file=sys.stderr)
+        _report(exc)
         return EXIT_DATA_ERROR
     except KeyboardInterrupt:
         print("sonobridge: interrupted", file=sys.stderr)

@@ -32,9 +32,7 @@ def _clarius_sources(path: Path) -> list[RecordingSource] | None:
     captures = clarius.find_captures(path)
     if captures is None:
         return None
-    return [RecordingSource(c.container if c.container == os.fspath(path) and not path.is_dir()
-                            and not clarius.is_tar(path) else f"{c.container}:{c.prefix}", clarius.FORMAT,
-                            lambda c=c, **options: clarius.read_capture(c, **options))
+    return [RecordingSource(c.label, clarius.FORMAT, lambda c=c, **options: clarius.read_capture(c, **options))
             for c in captures]
 
 

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import TruncatedFileError
+from ..errors import FormatError, TruncatedFileError
+
+#: metadata files (yml, tgc, imu) are kilobytes to a few megabytes
+MAX_TEXT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,12 @@ class ByteRegion:
     def read_all(self) -> bytes:
         return self.read(0, self.length)
 
-    def text(self) -> str:
-        """The region decoded as UTF-8 (invalid bytes replaced)."""
+    def text(self, max_bytes: int = MAX_TEXT_BYTES) -> str:
+        """The region decoded as UTF-8 (invalid bytes replaced); refuses regions larger than
+        ``max_bytes`` so a mislabelled or hostile file cannot exhaust memory."""
+        if self.length > max_bytes:
+            raise FormatError(self.label, f"{self.length} bytes is too large for a metadata text file "
+                                          f"(limit {max_bytes})")
         return self.read_all().decode("utf-8", errors="replace")
 
     def memmap(self, dtype: np.dtype, start: int, count: int) -> np.ndarray:

@@ -35,6 +35,12 @@ class CaptureFiles:
     ymls: dict[str, ByteRegion] = field(default_factory=dict)
     tgcs: dict[str, ByteRegion] = field(default_factory=dict)
     imu: ByteRegion | None = None
+    single_file: bool = False  # one stream file named by the user: labelled by its path
+
+    @property
+    def label(self) -> str:
+        """``container:prefix``, or the file's path for a single stream file."""
+        return self.container if self.single_file else f"{self.container}:{self.prefix}"
 
     @property
     def suffixes(self) -> list[str]:
@@ -132,7 +138,7 @@ def capture_of_file(path: str | os.PathLike) -> CaptureFiles:
     if parts is None:
         if not path.name.lower().endswith((".raw", ".lzo")):
             raise FormatError(path, "not named like a Clarius file (<prefix>_<stream>.raw / .yml)")
-        capture = CaptureFiles(path.name.split(".")[0], os.fspath(path))
+        capture = CaptureFiles(path.name.split(".")[0], os.fspath(path), single_file=True)
         capture.raws["data"] = ByteRegion.whole_file(path)
         return capture
     prefix, suffix, _ = parts
@@ -140,7 +146,7 @@ def capture_of_file(path: str | os.PathLike) -> CaptureFiles:
                            if p.is_file()], None):
         if capture.prefix == prefix:
             single = capture.only(suffix)
-            single.container = os.fspath(path)
+            single.container, single.single_file = os.fspath(path), True
             return single
     raise FormatError(path, "no Clarius stream found")  # unreachable for a well-named file
 

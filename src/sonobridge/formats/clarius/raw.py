@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ ID_BY_KIND = {kind: stream_id for stream_id, kind in KIND_BY_ID.items()}
 SAMPLE_FORMAT = {0: (np.dtype("<i2"), 4), 1: (np.dtype("u1"), 1), 2: (np.dtype("<i2"), 2),
                  3: (np.dtype("<i2"), 4)}
 MAX_LINES, MAX_SAMPLES, MAX_FRAMES = 1 << 16, 1 << 20, 1 << 24
+_CHUNK = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,14 @@ class RawStreamData:
         available = self._lzop.size if self._lzop else region.length
         self.header = parse_header(self._read(0, min(HEADER_SIZE, available)), self.label)
         self.n_frames = self._complete_frames(available, allow_truncated)
+
+    def iter_bytes(self) -> Iterator[bytes | bytearray]:
+        """The stream's bytes as stored (decompressed if lzop), in order, in chunks."""
+        if self._lzop is not None:
+            yield from self._lzop.iter_decompressed()
+            return
+        for start in range(0, self._region.length, _CHUNK):
+            yield self._region.read(start, min(_CHUNK, self._region.length - start))
 
     def _read(self, start: int, size: int) -> bytes | bytearray:
         return self._lzop.read(start, size) if self._lzop else self._region.read(start, size)

@@ -8,34 +8,22 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from ...errors import FormatError
 from ...export.atomic import atomic_path
-from ..byteregion import ByteRegion
-from ..lzop import LzopStream, is_lzop
+from ..lzop import is_lzop
 from . import find_captures
-from .raw import HEADER_SIZE, parse_header
+from .raw import RawStreamData
 
 log = logging.getLogger(__name__)
-_COPY_CHUNK = 8 * 1024 * 1024
 
 
-def _write_region(region: ByteRegion, destination: Path) -> None:
+def _write(chunks: Iterable[bytes | bytearray], destination: Path) -> None:
     with atomic_path(destination) as temporary, open(temporary, "wb") as out:
-        for start in range(0, region.length, _COPY_CHUNK):
-            out.write(region.read(start, min(_COPY_CHUNK, region.length - start)))
-
-
-def _write_decompressed(region: ByteRegion, destination: Path) -> None:
-    stream = LzopStream(region)
-    header = parse_header(stream.read(0, min(HEADER_SIZE, stream.size)), region.label)
-    expected = HEADER_SIZE + header.frames * header.record_size
-    if stream.size != expected:
-        raise FormatError(region.label, f"decompresses to {stream.size} bytes, header declares {expected}")
-    with atomic_path(destination) as temporary, open(temporary, "wb") as out:
-        for block in stream.iter_decompressed():
-            out.write(block)
+        for chunk in chunks:
+            out.write(chunk)
 
 
 def unpack(path: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False) -> dict[str, str]:
@@ -49,18 +37,18 @@ def unpack(path: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bo
         raise FormatError(path, "no Clarius capture found to unpack")
     results: dict[str, str] = {}
     for capture in captures:
-        regions = [*capture.raws.values(), *capture.ymls.values(), *capture.tgcs.values(),
-                   *([capture.imu] if capture.imu else [])]
-        for region in regions:
+        others = [*capture.ymls.values(), *capture.tgcs.values(), *([capture.imu] if capture.imu else [])]
+        for region, is_raw in [(r, True) for r in capture.raws.values()] + [(r, False) for r in others]:
             name = PurePosixPath(region.name.replace("\\", "/")).name
-            compressed = is_lzop(region)
-            if compressed:
-                name = name.removesuffix(".lzo") if name.endswith(".lzo") else name
-            destination = out_dir / name
+            compressed = is_raw and is_lzop(region)
+            destination = out_dir / (name.removesuffix(".lzo") if compressed else name)
             if destination.exists() and not overwrite:
                 results[str(destination)] = "hit"
                 continue
-            (_write_decompressed if compressed else _write_region)(region, destination)
+            # a .raw is checked (header vs. size, lzop blocks) as it is written; any error
+            # removes the temporary file, so no incomplete .raw appears under its final name
+            source = RawStreamData(region, compressed=compressed) if is_raw else None
+            _write(source.iter_bytes() if source else (region.read_all(),), destination)
             log.info("wrote %s", destination)
             results[str(destination)] = "built"
     return results
