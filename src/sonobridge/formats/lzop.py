@@ -154,7 +154,10 @@ class LzopStream:
                     raise TruncatedFileError(label, f"lzop stream ends inside block {len(blocks)} "
                                                     "header (no end-of-stream marker)")
                 handle.seek(self.region.offset + pos)
-                values = struct.unpack(f">{count}I", handle.read(4 * count))
+                raw = handle.read(4 * count)
+                if len(raw) != 4 * count:
+                    raise TruncatedFileError(label, "file shrank while being read")
+                values = struct.unpack(f">{count}I", raw)
                 pos += 4 * count
                 return values
 

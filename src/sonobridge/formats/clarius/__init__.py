@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from ...errors import FormatError
-
 from .package import CaptureFiles, capture_of_file, captures_in_folder, captures_in_tar, split_name
 from .reader import FORMAT, read_capture
 
