@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
 from .. import __version__
-from .frames import FrameArray
+from .frames import FrameArray, LazyFrames
 from .geometry import Geometry
 
 
@@ -31,6 +31,7 @@ class SampleKind(str, Enum):
     ENVELOPE = "envelope"   #: log-compressed detected lines, uint8 (Clarius "B pre-scan")
     RF = "rf"               #: beamformed radio-frequency lines, int16 or float
     IQ = "iq"               #: complex baseband lines as (I, Q) pairs on the last axis
+    AMPLITUDE = "amplitude"  #: detected linear amplitude (envelope before log compression), float32
     PW_IQ = "pw_iq"         #: pulsed-wave Doppler IQ
     BMODE = "bmode"         #: scan-converted grey image, uint8
     IMAGE = "image"         #: display image (grey or RGB), e.g. DICOM or video frames
@@ -135,6 +136,21 @@ class Stream(_TimeBase):
     def mean_frame_rate_hz(self) -> float | None:
         duration = self.duration_s
         return (self.n_frames - 1) / duration if duration > 0 else None
+
+    def derive(self, name: str, kind: SampleKind, frame_shape: tuple[int, ...], dtype: Any,
+               read_range: Callable[[int, int], np.ndarray], step: str, **changes: Any) -> Stream:
+        """A lazy stream computed from this one: frames ``read_range(start, stop)``, the same
+        clock, time origin and per-frame metadata; ``step`` (e.g. ``"scan conversion: ..."``) is
+        appended to the provenance notes. ``changes`` replace other fields (geometry, parameters)."""
+        provenance = self.provenance or Provenance(source_files=(), format="derived")
+        fields: dict[str, Any] = dict(
+            clock_source=lambda: self.clock, clock_unit_s=self.clock_unit_s, geometry=self.geometry,
+            parameters=dict(self.parameters), metadata=self.metadata, per_frame=self.per_frame,
+            time_origin=self.time_origin,
+            provenance=replace(provenance, notes=(*provenance.notes, step)))
+        fields.update(changes)
+        return Stream(name=name, kind=kind, frame_shape=tuple(frame_shape), dtype=np.dtype(dtype),
+                      frames=LazyFrames((self.n_frames, *frame_shape), dtype, read_range), **fields)
 
     def to_complex(self, index: Any = slice(None)) -> np.ndarray:
         """IQ frames ``frames[index]`` as complex64 ``(..., n_lines, n_samples)``."""
