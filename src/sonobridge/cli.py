@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import SonobridgeError
+from .errors import SonobridgeError, UnsupportedInputError
 
 log = logging.getLogger("sonobridge")
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -142,6 +142,43 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from .processing.render import display_streams, render
+
+    if args.out and len(args.paths) > 1:
+        print("sonobridge render: error: --out names one image: use --out-dir for several inputs",
+              file=sys.stderr)
+        return EXIT_USAGE
+    failures: dict[str, str] = {}
+    written: dict[str, dict[str, Any]] = {}
+    for label, recording in _each_recording(args.paths, args, failures):
+        stream, colour = display_streams(recording)
+        try:
+            if stream is None:
+                raise UnsupportedInputError(label, "no imaging stream with frames to render")
+            rendering = render(stream, args.frame, colour=None if args.no_colour else colour,
+                               pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
+                               dynamic_range_db=args.dynamic_range, gain_db=args.gain)
+        except IndexError as exc:
+            failures[label] = _report(SonobridgeError(label, str(exc)))
+            continue
+        except SonobridgeError as exc:
+            failures[label] = _report(exc)
+            continue
+        path = Path(args.out) if args.out else Path(args.out_dir) / f"{_output_stem(label)}_frame{args.frame}.png"
+        rendering.save(path)
+        written[label] = {"image": str(path), **rendering.info}
+    if args.json:
+        json.dump({**written, **{label: {"error": problem} for label, problem in failures.items()}},
+                  sys.stdout, indent=2)
+        print()
+    else:
+        for label, result in written.items():
+            print(f"{label}: wrote {result['image']} ({result['shape'][1]}x{result['shape'][0]} px, "
+                  f"{result['pixel_size_m'] * 1e3:.3f} mm/px, scale bar {result['scale_bar_mm']} mm)")
+    return EXIT_DATA_ERROR if failures else EXIT_OK
+
+
 def cmd_unpack(args: argparse.Namespace) -> int:
     from .formats.clarius.unpack import unpack
 
@@ -153,6 +190,13 @@ def cmd_unpack(args: argparse.Namespace) -> int:
         for path, status in results.items():
             print(f"{status:5} {path}")
     return EXIT_OK
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -192,6 +236,24 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--frame", type=int, default=0, help="frame index to show (default 0)")
     _add_reader_options(preview)
     preview.set_defaults(handler=cmd_preview)
+
+    render = commands.add_parser("render", parents=[common], help="scan-converted B-mode image with a mm scale bar",
+                                 description="Render one frame of each recording at PATH as a "
+                                             "scan-converted B-mode PNG in physical proportions, with a "
+                                             "millimetre scale bar and the colour-flow box overlaid "
+                                             "when the recording has one.")
+    render.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
+    render.add_argument("--frame", type=int, default=0, help="frame index (default 0)")
+    target = render.add_mutually_exclusive_group()
+    target.add_argument("--out", help="output PNG (one input)")
+    target.add_argument("--out-dir", default=".", help="folder for <name>_frame<N>.png (default .)")
+    render.add_argument("--pixel-size-mm", type=_positive_float, help="square pixel size (default: from the geometry)")
+    render.add_argument("--dynamic-range", type=_positive_float, default=60.0, metavar="DB",
+                        help="log-compression range for RF/IQ (default 60 dB)")
+    render.add_argument("--gain", type=float, default=0.0, metavar="DB", help="display gain for RF/IQ")
+    render.add_argument("--no-colour", action="store_true", help="B-mode only, no colour-flow overlay")
+    _add_reader_options(render)
+    render.set_defaults(handler=cmd_render)
 
     unpack = commands.add_parser("unpack", parents=[common], help="unpack a Clarius package, decompressing .lzo",
                                  description="Write the files of the Clarius captures at PATH into "

@@ -77,6 +77,17 @@ class LineGeometry:
     def n_lines(self) -> int:
         return int(self.element_positions.shape[0])
 
+    def repeats(self) -> int:
+        """How many consecutive lines share one origin and angle: the ensemble length of
+        colour-flow data, 1 for B-mode and RF."""
+        if self.n_lines < 2:
+            return 1
+        keys = np.stack([self.element_positions, self.steering_angles_rad], axis=1)
+        starts = np.concatenate([[0], np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1,
+                                 [self.n_lines]])
+        runs = np.diff(starts)
+        return int(runs[0]) if np.all(runs == runs[0]) else 1
+
     def line_origins_m(self) -> np.ndarray | None:
         """``(n_lines, 2)`` ``[x, z]`` origin of each line in metres; None if the probe is unknown."""
         return None if self.probe is None else self.probe.element_positions_m(self.element_positions)

@@ -50,7 +50,7 @@ class ScanConverter:
         origins = geometry.line_origins_m()
         if origins is None:
             raise ValueError("probe geometry unknown (pitch, element count, radius for curved "
-                             "arrays): give the probe")
+                             "arrays): give the probe (probe=..., --probe)")
         angles = geometry.line_angles_rad()
         depths = geometry.sample_depths_m(n_samples)
         order = _left_to_right(origins, angles, depths)
@@ -190,15 +190,9 @@ def scan_convert(stream: Stream, pixel_size_m: float | None = None, grid: PixelG
     if stream.kind not in (SampleKind.ENVELOPE, SampleKind.AMPLITUDE, SampleKind.BMODE):
         raise ValueError(f"stream {stream.name!r} holds {stream.kind.value} samples: detect the "
                          "envelope first (scan-converting phase data would mix phases)")
-    if not isinstance(stream.geometry, LineGeometry):
-        raise MissingMetadataError(_label(stream), "stream has no line geometry to scan-convert")
     if stream.frames is None:
         raise ValueError(f"stream {stream.name!r} is timing-only (no frame data)")
-    if converter is None:
-        try:
-            converter = ScanConverter.build(stream.geometry, stream.frame_shape[1], pixel_size_m, grid)
-        except ValueError as error:
-            raise MissingMetadataError(_label(stream), str(error)) from None
+    converter = converter or converter_for(stream, pixel_size_m, grid)
 
     def read_range(start: int, stop: int) -> np.ndarray:
         out_dtype = np.uint8 if stream.dtype == np.uint8 else np.float32
@@ -214,6 +208,18 @@ def scan_convert(stream: Stream, pixel_size_m: float | None = None, grid: PixelG
     return stream.derive(f"{stream.name}_sc", kind, converter.grid.mask.shape, dtype, read_range,
                          geometry=converter.grid,
                          step=f"scan conversion (bilinear, {pixel} m pixels)")
+
+
+def converter_for(stream: Stream, pixel_size_m: float | None = None,
+                  grid: PixelGrid | None = None) -> ScanConverter:
+    """The :class:`ScanConverter` for a stream's line geometry; geometry problems (no probe, no
+    per-line positions) raise :class:`~sonobridge.errors.MissingMetadataError` naming the source."""
+    if not isinstance(stream.geometry, LineGeometry):
+        raise MissingMetadataError(_label(stream), "stream has no line geometry to scan-convert")
+    try:
+        return ScanConverter.build(stream.geometry, stream.frame_shape[1], pixel_size_m, grid)
+    except ValueError as error:
+        raise MissingMetadataError(_label(stream), str(error)) from None
 
 
 def _label(stream: Stream) -> str:
