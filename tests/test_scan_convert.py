@@ -174,3 +174,22 @@ def test_scan_converted_envelope_matches_the_clarius_app(clarius_data):
     assert screenshot_correlation(open_recording(folder, probe="L15")["env"], shot) < correlation - 0.2
     delayed = replace(env.geometry, first_sample_depth_m=16 * env.geometry.sample_spacing_m)
     assert screenshot_correlation(replace(env, geometry=delayed), shot) < correlation - 0.2
+
+
+def test_compiled_gather_and_sparse_matrix_agree():
+    """numba (the ``fast`` extra, installed for tests) and the SciPy fallback give one result."""
+    from sonobridge.processing.gather import compiled_gather
+
+    assert compiled_gather() is not None, "numba missing: the test extra installs it"
+    geo = geometry(CURVED, np.arange(192.0)[::-1], np.zeros(192), spacing=0.2e-3, first=0.0)
+    converter = ScanConverter.build(geo, 300, pixel_size_m=0.3e-3)
+    rng = np.random.default_rng(6)
+    for frames in (rng.random((3, 192, 300), dtype=np.float32),
+                   rng.integers(0, 256, (2, 192, 300), dtype=np.uint8),
+                   rng.integers(-3000, 3000, (192, 300), dtype=np.int16)):
+        compiled = converter(frames, compiled=True)
+        sparse = converter(frames, compiled=False, fill=0.0)
+        assert compiled.dtype == sparse.dtype and compiled.shape == sparse.shape
+        assert np.abs(compiled.astype(np.float64) - sparse).max() <= (1 if frames.dtype == np.uint8 else 1e-3)
+    filled = converter(frames, fill=-1.0)
+    assert np.all(filled[~converter.grid.mask] == -1.0)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core.recording import SampleKind, Stream
 
-DEFAULT_CHUNK_BYTES = 64 << 20   #: float32 working set per chunk
+DEFAULT_CHUNK_BYTES = 4 << 20    #: float32 working set per chunk (small chunks stay in cache)
 AUTO_REFERENCE_PERCENTILE = 99.9  #: ``reference_db="auto"``: this percentile of the first frames
 
 

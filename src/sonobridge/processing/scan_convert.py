@@ -6,22 +6,50 @@ linear (colour boxes), curved and phased arrays differ only in their origins and
 pixel ``p`` the signed lateral distance to line ``l``, ``s_l = (p - o_l) x d_l``, falls
 monotonically across the lines; a vectorised binary search finds the two lines either side, the
 fraction between them is ``s_lo / (s_lo - s_hi)`` (exact for parallel lines, angle-linear to
-``1e-5`` for fans), and the range along the beam is interpolated the same way. Bilinear weights on
-``(line, sample)`` then go into a sparse matrix, built once per geometry and applied per frame:
-one sparse-dense product, no per-frame geometry.
+``1e-5`` for fans), and the range is measured along the line interpolated between them. The
+bilinear weights on ``(line, sample)`` are computed once per geometry; per frame only a gather runs:
+compiled with numba when installed (the ``fast`` extra), else one SciPy sparse matrix-vector product.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
 
 import numpy as np
 
 from ..core.geometry import LineGeometry, PixelGrid
 from ..core.recording import SampleKind, Stream
 from ..errors import MissingMetadataError
+from .gather import compiled_gather
 
-CHUNK_FRAMES = 32  #: frames converted per sparse product
+CHUNK_FRAMES = 4  #: frames converted per call (small buffers stay in cache)
+
+
+@dataclass(frozen=True)
+class BilinearTaps:
+    """Four-tap weights of the pixels inside: ``pixels`` (flat pixel index), ``low`` / ``high``
+    (flat index of the first of two neighbouring samples on the line left / right of the pixel),
+    ``line_fraction`` (towards ``high``) and ``sample_fraction`` (towards the next sample)."""
+
+    pixels: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    line_fraction: np.ndarray
+    sample_fraction: np.ndarray
+
+    def matrix(self, n_pixels: int, n_values: int):
+        """The same weights as a CSR matrix ``(n_pixels, n_values)``, float32."""
+        import scipy.sparse
+
+        t, w = self.line_fraction, self.sample_fraction
+        columns = np.stack([self.low, self.low + 1, self.high, self.high + 1], axis=1)
+        weights = np.stack([(1 - t) * (1 - w), (1 - t) * w, t * (1 - w), t * w], axis=1)
+        index_type = np.int32 if max(n_values, 4 * self.pixels.size) < 2**31 else np.int64
+        indptr = np.zeros(n_pixels + 1, index_type)
+        indptr[self.pixels + 1] = 4
+        np.cumsum(indptr, out=indptr)
+        return scipy.sparse.csr_array((weights.ravel(), columns.ravel().astype(index_type), indptr),
+                                      shape=(n_pixels, n_values))
 
 
 @dataclass(frozen=True)
@@ -30,8 +58,8 @@ class ScanConverter:
 
     ``line_coordinate`` / ``sample_coordinate`` ``(n_z, n_x)``: fractional indices of each pixel
     into the lines sorted left to right (``line_order``) and into the samples; NaN outside the
-    imaged area. ``matrix``: CSR ``(n_z * n_x, n_lines * n_samples)`` of bilinear weights in
-    stored line order.
+    imaged area. ``taps``: the bilinear weights, applied by a compiled gather when numba is
+    installed, else as the sparse ``matrix`` ``(n_z * n_x, n_lines * n_samples)``.
     """
 
     grid: PixelGrid
@@ -40,7 +68,7 @@ class ScanConverter:
     line_order: np.ndarray
     line_coordinate: np.ndarray
     sample_coordinate: np.ndarray
-    matrix: Any
+    taps: BilinearTaps
 
     @classmethod
     def build(cls, geometry: LineGeometry, n_samples: int, pixel_size_m: float | None = None,
@@ -51,27 +79,45 @@ class ScanConverter:
         if origins is None:
             raise ValueError("probe geometry unknown (pitch, element count, radius for curved "
                              "arrays): give the probe (probe=..., --probe)")
+        if n_samples < 2:
+            raise ValueError("scan conversion needs at least 2 samples per line")
         angles = geometry.line_angles_rad()
         depths = geometry.sample_depths_m(n_samples)
         order = _left_to_right(origins, angles, depths)
         if grid is None:
             grid = default_grid(geometry, n_samples, pixel_size_m)
         line, sample = _fractional_indices(origins[order], angles[order], depths, grid)
-        matrix = _bilinear_matrix(line, sample, order, n_samples)
+        taps = _bilinear_taps(line, sample, order, n_samples)
         grid = PixelGrid(grid.x_m, grid.z_m, mask=~np.isnan(line))
-        return cls(grid, geometry.n_lines, n_samples, order, line, sample, matrix)
+        return cls(grid, geometry.n_lines, n_samples, order, line, sample, taps)
 
-    def __call__(self, frames: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    @cached_property
+    def matrix(self):
+        """CSR ``(n_z * n_x, n_lines * n_samples)`` float32 of the bilinear weights."""
+        return self.taps.matrix(self.grid.mask.size, self.n_lines * self.n_samples)
+
+    def __call__(self, frames: np.ndarray, fill: float = 0.0, compiled: bool | None = None) -> np.ndarray:
         """Convert ``(n_lines, n_samples)`` or ``(n_frames, n_lines, n_samples)`` frames to
-        ``(..., n_z, n_x)``; float32 out (uint8 in gives rounded uint8 out). ``fill`` outside."""
+        ``(..., n_z, n_x)``; float32 out (uint8 in gives rounded uint8 out), ``fill`` outside.
+        ``compiled``: force (True) or avoid (False) the numba path; default: use it if installed."""
         frames = np.asarray(frames)
         single = frames.ndim == 2
         stack = frames[None] if single else frames
         if stack.shape[1:] != (self.n_lines, self.n_samples):
             raise ValueError(f"frames {stack.shape[1:]} do not match the geometry "
                              f"({self.n_lines}, {self.n_samples})")
-        flat = stack.reshape(len(stack), -1).astype(np.float32, copy=False)
-        pixels = np.asarray(self.matrix @ flat.T).T
+        gather = compiled_gather() if compiled is not False else None
+        if compiled and gather is None:
+            raise ImportError("the compiled scan conversion needs numba (pip install 'sonobridge[fast]')")
+        pixels = np.zeros((len(stack), self.grid.mask.size), np.float32)
+        if gather is not None:
+            values = stack if stack.dtype in (np.float32, np.uint8) else stack.astype(np.float32)
+            taps = self.taps
+            gather(np.ascontiguousarray(values).reshape(len(stack), -1), taps.pixels, taps.low, taps.high,
+                   taps.line_fraction, taps.sample_fraction, pixels)
+        else:
+            for index, frame in enumerate(stack):
+                pixels[index] = self.matrix @ frame.astype(np.float32, copy=False).ravel()
         images = pixels.reshape(len(stack), *self.grid.mask.shape)
         if fill:
             images[:, ~self.grid.mask] = fill
@@ -159,25 +205,19 @@ def _fractional_indices(origins: np.ndarray, angles: np.ndarray, depths: np.ndar
     return line.reshape(shape), sample.reshape(shape)
 
 
-def _bilinear_matrix(line: np.ndarray, sample: np.ndarray, order: np.ndarray, n_samples: int):
-    """CSR ``(n_pixels, n_lines * n_samples)``: four bilinear taps per pixel inside."""
-    import scipy.sparse
-
+def _bilinear_taps(line: np.ndarray, sample: np.ndarray, order: np.ndarray, n_samples: int) -> BilinearTaps:
+    """Taps of the pixels inside (where ``line`` is not NaN), in stored line order."""
     line, sample = line.ravel(), sample.ravel()
     inside = np.flatnonzero(~np.isnan(line))
     l0 = np.minimum(np.floor(line[inside]).astype(np.intp), len(order) - 2)
-    k0 = np.minimum(np.floor(sample[inside]).astype(np.intp), max(n_samples - 2, 0))
-    t = line[inside] - l0
-    w = sample[inside] - k0
-    k1 = np.minimum(k0 + 1, n_samples - 1)
-    first, second = order[l0] * n_samples, order[l0 + 1] * n_samples
-    columns = np.stack([first + k0, first + k1, second + k0, second + k1], axis=1)
-    weights = np.stack([(1 - t) * (1 - w), (1 - t) * w, t * (1 - w), t * w], axis=1)
-    indptr = np.zeros(line.size + 1, np.int64)
-    indptr[inside + 1] = 4
-    np.cumsum(indptr, out=indptr)
-    shape = (line.size, len(order) * n_samples)
-    return scipy.sparse.csr_array((weights.astype(np.float32).ravel(), columns.ravel(), indptr), shape=shape)
+    k0 = np.minimum(np.floor(sample[inside]).astype(np.intp), n_samples - 2)
+    index_type = np.int32 if len(order) * n_samples < 2**31 else np.int64
+    return BilinearTaps(
+        pixels=inside.astype(index_type),
+        low=(order[l0] * n_samples + k0).astype(index_type),
+        high=(order[l0 + 1] * n_samples + k0).astype(index_type),
+        line_fraction=(line[inside] - l0).astype(np.float32),
+        sample_fraction=(sample[inside] - k0).astype(np.float32))
 
 
 def scan_convert(stream: Stream, pixel_size_m: float | None = None, grid: PixelGrid | None = None,
