@@ -179,6 +179,22 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .zea import validate
+
+    reports = [validate(path) for path in args.paths]
+    if args.json:
+        json.dump([report.to_json() for report in reports], sys.stdout, indent=2)
+        print()
+    else:
+        for report in reports:
+            verdict = "valid" if report.valid else "INVALID"
+            print(f"{report.path}: {verdict}{' (legacy layout)' if report.legacy else ''}")
+            for finding in report.findings:
+                print(f"  {finding}")
+    return EXIT_OK if all(report.valid for report in reports) else EXIT_DATA_ERROR
+
+
 def cmd_unpack(args: argparse.Namespace) -> int:
     from .formats.clarius.unpack import unpack
 
@@ -254,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--no-colour", action="store_true", help="B-mode only, no colour-flow overlay")
     _add_reader_options(render)
     render.set_defaults(handler=cmd_render)
+
+    validate = commands.add_parser("validate", parents=[common], help="check zea-format HDF5 files",
+                                   description="Check each file against the zea data format "
+                                               "(structure, dtypes, shapes, dimensions, value rules). "
+                                               "Exit 0 if all are valid, 1 otherwise.")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="HDF5 file")
+    validate.add_argument("--json", action="store_true", help="machine-readable findings on stdout")
+    validate.set_defaults(handler=cmd_validate)
 
     unpack = commands.add_parser("unpack", parents=[common], help="unpack a Clarius package, decompressing .lzo",
                                  description="Write the files of the Clarius captures at PATH into "

@@ -1,0 +1,286 @@
+"""Validate a file against the zea data format: structure, dtypes, shapes, named-dimension
+consistency within each track and value rules, with findings naming the HDF5 path and the reason.
+
+Arrays are checked frame by frame (bounded memory). Errors make a file invalid; warnings (e.g. an
+image without coordinates) do not, as in zea 0.1.8.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .schema import (CHANNEL_PRODUCTS, CONSISTENT_DIMS, CUSTOM_MAP_DTYPES, FLOAT_MAPS, GENERIC_MAP_DIMS,
+                     MAP_PRODUCTS, PROBE_FIELDS, RAW_DIMS, SCAN_FIELDS, dtype_name)
+
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``key`` is the HDF5 path, ``severity`` ``"error"`` or ``"warning"``."""
+
+    key: str
+    problem: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.severity}: /{self.key}: {self.problem}"
+
+
+@dataclass
+class Report:
+    """The verdict on one file: valid when there is no error finding."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    legacy: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "valid": self.valid, "legacy": self.legacy,
+                "findings": [f.__dict__ for f in self.findings]}
+
+
+def validate(path: str | Path) -> Report:
+    """Check the file at ``path`` against the zea format; never raises for bad content."""
+    import h5py
+    import hdf5plugin  # noqa: F401  (registers the Blosc and other filters zea uses)
+
+    report = Report(str(path))
+    try:
+        handle = h5py.File(path, "r", locking=False)
+    except OSError as error:
+        report.findings.append(Finding("", f"not a readable HDF5 file ({error})"))
+        return report
+    with handle:
+        _Checker(handle, report).run()
+    return report
+
+
+def is_legacy(handle) -> bool:
+    """Pre-0.1.0 files: no ``zea_version`` attribute, or a version below 0.1.0."""
+    version = handle.attrs.get("zea_version")
+    if version is None:
+        return True
+    parts = re.findall(r"\d+", str(version.decode() if isinstance(version, bytes) else version))
+    return tuple(int(p) for p in parts[:2]) < (0, 1)
+
+
+def track_groups(handle) -> list[tuple[str, Any]]:
+    """``(key, group)`` of each track: ``tracks/track_N`` in index order, or the root for the
+    single-track flat layout (legacy files and the ``data/``+``scan/`` shorthand)."""
+    import h5py
+
+    if "tracks" in handle and isinstance(handle["tracks"], h5py.Group):
+        names = sorted(handle["tracks"], key=lambda n: int(n.rsplit("_", 1)[-1]) if n.rsplit("_", 1)[-1].isdigit() else 1 << 30)
+        return [(f"tracks/{name}", handle["tracks"][name]) for name in names]
+    if "data" in handle or "scan" in handle:
+        return [("", handle)]
+    return []
+
+
+class _Checker:
+    def __init__(self, handle, report: Report):
+        self.handle, self.report = handle, report
+        self.legacy = report.legacy = is_legacy(handle)
+
+    def error(self, key: str, problem: str) -> None:
+        self.report.findings.append(Finding(key, problem))
+
+    def warn(self, key: str, problem: str) -> None:
+        self.report.findings.append(Finding(key, problem, "warning"))
+
+    def run(self) -> None:
+        handle = self.handle
+        if bool(handle.attrs.get("event_structure", False)) or any(k.startswith("event_") for k in handle):
+            self.error("", "event-structured legacy file (zea 0.0.x events): not supported by the format")
+            return
+        tracks = track_groups(handle)
+        if not tracks:
+            self.report.legacy = False
+            self.error("", "no tracks/ and no data/ group: not a zea file")
+            return
+        for index, (key, group) in enumerate(tracks):
+            self.check_track(key, group, len(tracks))
+        self.check_probe()
+        if "track_schedule" in handle:
+            schedule = np.asarray(handle["track_schedule"])
+            if schedule.size and (schedule.min() < 0 or schedule.max() >= len(tracks)):
+                self.error("track_schedule", f"values must lie in [0, {len(tracks)})")
+
+    # ---------------------------------------------------------------- tracks
+    def check_track(self, key: str, group, n_tracks: int) -> None:
+        prefix = f"{key}/" if key else ""
+        transmit_only = bool(np.asarray(group["transmit_only"])) if "transmit_only" in group else False
+        if n_tracks > 1 and not _text(group.get("label")):
+            self.error(f"{prefix}label", "every track of a multi-track file needs a non-empty label")
+        dims: dict[str, tuple[int, str]] = {}
+        has_scan = "scan" in group
+        if "data" not in group:
+            if not transmit_only:
+                self.error(f"{prefix}data", "missing (only transmit_only tracks may omit data)")
+        elif transmit_only:
+            self.error(f"{prefix}data", "a transmit_only track must not hold data")
+        else:
+            self.check_data(f"{prefix}data", group["data"], dims, has_scan)
+        if has_scan:
+            self.check_scan(f"{prefix}scan", group["scan"], dims)
+
+    def check_data(self, key: str, data, dims: dict, has_scan: bool) -> None:
+        import h5py
+
+        if not len(data):
+            self.error(key, "no data product")
+        for name, item in data.items():
+            item_key = f"{key}/{name}"
+            if name == "raw_data" and isinstance(item, h5py.Dataset):
+                self.check_raw(item_key, item, dims, has_scan)
+            elif isinstance(item, h5py.Dataset):
+                if self.legacy and name in MAP_PRODUCTS:
+                    self.check_map(item_key, name, item, None, dims)
+                else:
+                    self.error(item_key, "only raw_data may be a flat dataset; other products are "
+                                         "groups with 'values'")
+            elif "values" not in item:
+                self.error(item_key, "data product group without 'values'")
+            else:
+                if name not in MAP_PRODUCTS and name not in FLOAT_MAPS and not SNAKE_CASE.match(name):
+                    self.error(item_key, "custom product names must be snake_case")
+                self.check_map(f"{item_key}/values", name, item["values"], item, dims)
+
+    def check_raw(self, key: str, dataset, dims: dict, has_scan: bool) -> None:
+        if dtype_name(dataset.dtype) not in ("float32", "int16"):
+            self.error(key, f"dtype {dataset.dtype} not allowed (float32 or int16)")
+        if dataset.ndim != 5:
+            self.error(key, f"shape {dataset.shape}: expected {RAW_DIMS}")
+            return
+        if dataset.shape[4] not in (1, 2):
+            self.error(key, f"n_ch = {dataset.shape[4]}: must be 1 (RF) or 2 (IQ)")
+        if not has_scan:
+            self.error(key, "raw_data requires a scan group")
+        if not self.legacy and "probe_geometry" not in self.handle.get("probe", {}):
+            self.error(key, "raw_data requires probe/probe_geometry")
+        self.note_dims(key, dict(zip(("n_frames", "n_tx", "n_ax", "n_rx"), dataset.shape)), dims)
+
+    def check_map(self, key: str, name: str, values, group, dims: dict) -> None:
+        dtype = dtype_name(values.dtype)
+        allowed, shapes = MAP_PRODUCTS.get(name, (None, GENERIC_MAP_DIMS))
+        if name in FLOAT_MAPS:
+            allowed = {"float32"}
+            unit = _text(group.get("unit")) if group is not None else None
+            if unit and unit != FLOAT_MAPS[name]:
+                self.error(f"{key.rsplit('/', 1)[0]}/unit", f"must be {FLOAT_MAPS[name]!r}, got {unit!r}")
+        allowed = allowed or CUSTOM_MAP_DTYPES
+        if dtype not in allowed:
+            self.error(key, f"dtype {values.dtype} not allowed ({', '.join(sorted(allowed))})")
+        if values.ndim not in {len(s) for s in shapes}:
+            self.error(key, f"{values.ndim}-D values: expected one of {[len(s) for s in shapes]} dims")
+            return
+        self.note_dims(key, {"n_frames": values.shape[0]}, dims)
+        if name in CHANNEL_PRODUCTS and values.shape[-1] not in (1, 2):
+            self.error(key, f"n_ch = {values.shape[-1]}: must be 1 or 2")
+        labels_needed = name == "segmentation" or (name not in MAP_PRODUCTS and values.ndim == 5)
+        if labels_needed and (group is None or "labels" not in group):
+            self.error(key.rsplit("/", 1)[0], "labels are required for this product")
+        if name == "image" and dtype == "float32":
+            self.check_db_image(key, values)
+        if group is not None:
+            self.check_coordinates(key, values, group)
+
+    def check_db_image(self, key: str, values) -> None:
+        for index in range(values.shape[0]):
+            frame = np.asarray(values[index])
+            if np.any(frame > 0) or np.any(np.isnan(frame)) or np.any(frame == np.inf):
+                self.error(key, f"frame {index}: dB image values must be <= 0 (finite or -inf)")
+                return
+
+    def check_coordinates(self, key: str, values, group) -> None:
+        base = key.rsplit("/", 1)[0]
+        if "coordinates" not in group:
+            self.warn(base, "no coordinates: pixel positions unknown")
+            return
+        coordinates = group["coordinates"]
+        shape = values.shape
+        fits = {shape, shape[:-1], shape[1:], shape[1:-1]}
+        if coordinates.shape[-1:] != (3,) or coordinates.shape[:-1] not in fits:
+            self.error(f"{base}/coordinates", f"shape {coordinates.shape} does not match values {shape}")
+
+    def check_scan(self, key: str, scan, dims: dict) -> None:
+        for name, (field_dims, required) in SCAN_FIELDS.items():
+            if name not in scan:
+                if required and not self.legacy:
+                    self.error(f"{key}/{name}", "required scan field missing")
+                continue
+            dataset = scan[name]
+            if name != "rx_aperture_indices" and dtype_name(dataset.dtype) != "float32":
+                self.error(f"{key}/{name}", f"dtype {dataset.dtype}: must be a float")
+                continue
+            if field_dims is not None and name != "time_to_next_transmit":
+                if len(field_dims) != dataset.ndim:
+                    self.error(f"{key}/{name}", f"shape {dataset.shape}: expected {field_dims}")
+                    continue
+                self.note_dims(f"{key}/{name}", dict(zip(field_dims, dataset.shape)), dims)
+            self.check_scan_values(f"{key}/{name}", name, np.asarray(dataset))
+
+    def check_scan_values(self, key: str, name: str, value: np.ndarray) -> None:
+        rules = {"sampling_frequency": (value > 0, "must be > 0"),
+                 "center_frequency": (value >= 0, "must be >= 0"),
+                 "demodulation_frequency": (value >= 0, "must be >= 0"),
+                 "t0_delays": (value >= 0, "must be >= 0"),
+                 "polar_angles": (np.abs(value) <= np.pi, "must lie within +-pi"),
+                 "azimuth_angles": (np.abs(value) <= np.pi, "must lie within +-pi"),
+                 "sound_speed": (value > 0, "must be > 0"),
+                 "tgc_gain_curve": (value >= 0, "must be >= 0")}
+        if name in rules and not np.all(rules[name][0]):
+            self.error(key, rules[name][1])
+
+    def note_dims(self, key: str, sizes: dict[str, int], dims: dict) -> None:
+        """Record named sizes; report a disagreement with an earlier field of the same track.
+        ``n_rx`` (receive channels of raw data) may be smaller than the scan's ``n_el``."""
+        for name, size in sizes.items():
+            if name in ("n_rx", "n_el"):
+                other = dims.get("n_el" if name == "n_rx" else "n_rx")
+                receive, elements = ((size, key), other) if name == "n_rx" else (other, (size, key))
+                if receive is not None and elements is not None and receive[0] > elements[0]:
+                    self.error(key, f"{receive[0]} receive channels exceed {elements[0]} elements "
+                                    f"({elements[1]})")
+            if name in CONSISTENT_DIMS | {"n_rx"} and name in dims and dims[name][0] != size:
+                self.error(key, f"{name} = {size} disagrees with {dims[name][0]} in {dims[name][1]}")
+            dims.setdefault(name, (size, key))
+
+    # ---------------------------------------------------------------- probe
+    def check_probe(self) -> None:
+        probe = self.handle.get("probe")
+        if probe is None:
+            return
+        for name, item in probe.items():
+            expected = PROBE_FIELDS.get(name)
+            if expected and dtype_name(item.dtype) != expected:
+                self.error(f"probe/{name}", f"dtype {item.dtype}: expected {expected}")
+        if "probe_geometry" in probe and (probe["probe_geometry"].ndim != 2 or probe["probe_geometry"].shape[1] != 3):
+            self.error("probe/probe_geometry", f"shape {probe['probe_geometry'].shape}: expected (n_el, 3)")
+
+
+def _text(item) -> str | None:
+    """A string scalar dataset's text (None if absent)."""
+    if item is None:
+        return None
+    value = item[()] if hasattr(item, "shape") else item
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return None if value is None else str(value)

@@ -1,0 +1,244 @@
+"""zea-compatible access to zea-format HDF5 files with h5py + hdf5plugin only (no Keras, no ML
+backend). Names follow zea's ``zea.File``: ``File(path)``, ``.data``, ``.scan``, ``.probe``,
+``.tracks``, ``.track_labels``, ``.get_track()``, ``.timestamps``, ``.load_parameters()``.
+
+Reads are lazy: ``File(path).data.image.values[5]`` reads one frame. Validation:
+:func:`validate` returns a :class:`~sonobridge.formats.zea.validate.Report` of findings.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .formats.zea.validate import Finding, Report, is_legacy, track_groups, validate
+
+__all__ = ["File", "Finding", "Report", "Track", "validate"]
+
+
+class _Node:
+    """Attribute access over an HDF5 group: groups become nodes, datasets stay lazy h5py datasets."""
+
+    def __init__(self, group):
+        self._group = group
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or name not in self._group:
+            raise AttributeError(f"{self._group.name} has no {name!r}")
+        return self[name]
+
+    def __getitem__(self, key: str):
+        import h5py
+
+        item = self._group[key]
+        return _Node(item) if isinstance(item, h5py.Group) else item
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._group
+
+    def keys(self) -> list[str]:
+        return list(self._group.keys())
+
+    def __dir__(self) -> list[str]:
+        return self.keys()
+
+    def __repr__(self) -> str:
+        return f"<zea group {self._group.name}: {', '.join(self.keys())}>"
+
+
+def _values(group) -> dict[str, Any]:
+    """Scalars and arrays of a group as Python/NumPy values (strings decoded)."""
+    out: dict[str, Any] = {}
+    for key, item in group.items():
+        if hasattr(item, "shape"):
+            value = item[()]
+            out[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return out
+
+
+class Track:
+    """One track: ``data`` (lazy), ``scan`` (dict of values), ``label``, ``index``, sizes."""
+
+    def __init__(self, file: File, index: int, group):
+        self.file, self.index, self._group = file, index, group
+
+    @property
+    def data(self) -> _Node:
+        return _Node(self._group["data"])
+
+    @property
+    def scan(self) -> dict[str, Any]:
+        return _values(self._group["scan"]) if "scan" in self._group else {}
+
+    @property
+    def label(self) -> str | None:
+        return _values(self._group).get("label")
+
+    def _size(self, axis: int, scan_key: str | None = None, scan_axis: int = 0) -> int | None:
+        if "data" in self._group and "raw_data" in self._group["data"]:
+            return int(self._group["data/raw_data"].shape[axis])
+        if scan_key and "scan" in self._group and scan_key in self._group["scan"]:
+            return int(self._group["scan"][scan_key].shape[scan_axis])
+        return None
+
+    n_frames = property(lambda self: self._size(0) or self._first_map_frames())
+    n_tx = property(lambda self: self._size(1, "t0_delays", 0))
+    n_ax = property(lambda self: self._size(2))
+    n_rx = property(lambda self: self._size(3))
+
+    @property
+    def n_el(self) -> int | None:
+        if "scan" in self._group and "t0_delays" in self._group["scan"]:
+            return int(self._group["scan/t0_delays"].shape[1])
+        return self._size(3)
+
+    def _first_map_frames(self) -> int | None:
+        data = self._group.get("data")
+        for item in (data.values() if data is not None else ()):
+            values = item.get("values") if hasattr(item, "get") else item
+            if values is not None and hasattr(values, "shape"):
+                return int(values.shape[0])
+        return None
+
+    def load_parameters(self) -> dict[str, Any]:
+        """Probe (without name/type) and scan merged, with n_ax/n_el/n_tx and the wavelength (m)."""
+        parameters = {k: v for k, v in self.file.probe.items() if k not in ("name", "type")}
+        parameters.update(self.scan)
+        parameters.update({k: v for k, v in (("n_ax", self.n_ax), ("n_el", self.n_el), ("n_tx", self.n_tx))
+                           if v is not None})
+        centre = parameters.get("center_frequency")
+        if centre is not None and np.all(np.asarray(centre) > 0):
+            parameters["wavelength"] = parameters.get("sound_speed", 1540.0) / np.asarray(centre)
+        return parameters
+
+    @property
+    def timestamps(self) -> np.ndarray | None:
+        """Per-transmit start times ``(n_frames, n_tx)`` in seconds within this track, or None."""
+        scan = self._group.get("scan")
+        if scan is None or "time_to_next_transmit" not in scan:
+            return None
+        durations = np.asarray(scan["time_to_next_transmit"], np.float64)
+        starts = np.concatenate([[0.0], np.cumsum(durations.ravel())[:-1]])
+        return starts.reshape(durations.shape)
+
+
+class File:
+    """A zea-format file opened read-only (an ``h5py.File`` underneath, as ``.h5``)."""
+
+    def __init__(self, path: str | Path, mode: str = "r"):
+        import h5py
+        import hdf5plugin  # noqa: F401  (Blosc and the other zea codecs)
+
+        if mode != "r":
+            raise ValueError("sonobridge.zea.File opens files for reading; write with the zea writer")
+        self.path = str(path)
+        self.h5 = h5py.File(path, "r", locking=False)
+
+    def __enter__(self) -> File:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.h5.close()
+
+    def __getitem__(self, key: str):
+        """HDF5 item; on single-track files ``data/...`` and ``scan/...`` mean track 0's."""
+        tracks = track_groups(self.h5)
+        if key.split("/", 1)[0] in ("data", "scan") and len(tracks) == 1 and tracks[0][0]:
+            key = f"{tracks[0][0]}/{key}"
+        return self.h5[key]
+
+    def __contains__(self, key: str) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    @property
+    def legacy(self) -> bool:
+        return is_legacy(self.h5)
+
+    @property
+    def zea_version(self) -> str | None:
+        version = self.h5.attrs.get("zea_version")
+        return None if version is None else str(version)
+
+    @property
+    def tracks(self) -> list[Track]:
+        return [Track(self, index, group) for index, (_, group) in enumerate(track_groups(self.h5))]
+
+    @property
+    def track_labels(self) -> list[str | None]:
+        return [track.label for track in self.tracks]
+
+    def get_track(self, label_or_index: str | int) -> Track:
+        """A track by label (tried first) or index."""
+        tracks = self.tracks
+        for track in tracks:
+            if track.label == label_or_index:
+                return track
+        if isinstance(label_or_index, (int, np.integer)) and -len(tracks) <= label_or_index < len(tracks):
+            return tracks[label_or_index]
+        raise KeyError(f"no track {label_or_index!r} (labels: {self.track_labels})")
+
+    def _single(self) -> Track:
+        tracks = self.tracks
+        if len(tracks) != 1:
+            raise AttributeError(f"{len(tracks)} tracks: use .tracks or .get_track()")
+        return tracks[0]
+
+    data = property(lambda self: self._single().data)
+    scan = property(lambda self: self._single().scan)
+    n_frames = property(lambda self: self._single().n_frames)
+    n_tx = property(lambda self: self._single().n_tx)
+    n_ax = property(lambda self: self._single().n_ax)
+    n_el = property(lambda self: self._single().n_el)
+
+    @property
+    def probe(self) -> dict[str, Any]:
+        """``probe/`` fields (legacy files: ``probe_geometry`` from the scan, name from the attr)."""
+        if "probe" in self.h5:
+            return _values(self.h5["probe"])
+        probe: dict[str, Any] = {}
+        if self.legacy and "scan" in self.h5 and "probe_geometry" in self.h5["scan"]:
+            probe["probe_geometry"] = self.h5["scan/probe_geometry"][()]
+        if "probe" in self.h5.attrs:
+            probe["name"] = str(self.h5.attrs["probe"])
+        return probe
+
+    def load_parameters(self) -> dict[str, Any]:
+        return self._single().load_parameters()
+
+    @property
+    def track_schedule(self) -> np.ndarray | None:
+        return np.asarray(self.h5["track_schedule"], np.int32) if "track_schedule" in self.h5 else None
+
+    @property
+    def timestamps(self) -> np.ndarray | None:
+        """Global per-transmit start times ``(n_total_tx,)`` in seconds following
+        ``track_schedule`` and each track's ``time_to_next_transmit``; None if either is missing."""
+        schedule = self.track_schedule
+        tracks = self.tracks
+        if schedule is None:
+            if len(tracks) != 1 or tracks[0].timestamps is None:
+                return None
+            return tracks[0].timestamps.ravel()
+        durations = []
+        for track in tracks:
+            scan = track._group.get("scan")
+            if scan is None or "time_to_next_transmit" not in scan:
+                return None
+            durations.append(np.asarray(scan["time_to_next_transmit"], np.float64).ravel())
+        position = [0] * len(tracks)
+        steps = np.empty(schedule.size)
+        for event, track in enumerate(schedule):
+            steps[event] = durations[track][position[track] % durations[track].size]
+            position[track] += 1
+        return np.concatenate([[0.0], np.cumsum(steps)[:-1]])
+
+    def validate_spec(self) -> Report:
+        return validate(self.path)
