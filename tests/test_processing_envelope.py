@@ -1,6 +1,8 @@
 """Detection, log compression and TGC on arrays and on streams read from captures."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -75,7 +77,11 @@ def test_envelope_stream_is_already_bmode_and_cannot_be_detected(clarius_data):
     env = open_recording(clarius_data / "carotid_doppler_2020")["env"]
     assert bmode(env) is env
     with pytest.raises(ValueError, match="cannot detect envelope"):
-        detect(env).frames[0]
+        detect(env)                                   # refused at once, not at first frame read
+    timing_only = replace(env, kind=SampleKind.RF, frames=None)
+    for step in (detect, bmode, lambda s: apply_tgc(s, [0.0], [1.0])):
+        with pytest.raises(ValueError, match="timing-only"):
+            step(timing_only)
 
 
 def test_remove_recorded_tgc_divides_out_the_curve(tmp_path):

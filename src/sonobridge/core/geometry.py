@@ -10,7 +10,7 @@ probe face). Angles are radians from the ``+z`` axis, positive towards ``+x``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -88,6 +88,12 @@ class LineGeometry:
         runs = np.diff(starts)
         return int(runs[0]) if np.all(runs == runs[0]) else 1
 
+    def distinct_lines(self) -> LineGeometry:
+        """This geometry with each run of :meth:`repeats` identical lines kept once."""
+        step = self.repeats()
+        return replace(self, element_positions=self.element_positions[::step],
+                       steering_angles_rad=self.steering_angles_rad[::step])
+
     def line_origins_m(self) -> np.ndarray | None:
         """``(n_lines, 2)`` ``[x, z]`` origin of each line in metres; None if the probe is unknown."""
         return None if self.probe is None else self.probe.element_positions_m(self.element_positions)
@@ -141,6 +147,11 @@ class PixelGrid:
     x_m: np.ndarray
     z_m: np.ndarray
     mask: np.ndarray | None = None
+
+    @property
+    def pixel_size_m(self) -> float | None:
+        """Lateral pixel spacing in metres (None for a single column)."""
+        return float(self.x_m[1] - self.x_m[0]) if self.x_m.size > 1 else None
 
     def describe(self, n_samples: int | None = None) -> dict[str, Any]:
         return {

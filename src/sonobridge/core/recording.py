@@ -137,11 +137,24 @@ class Stream(_TimeBase):
         duration = self.duration_s
         return (self.n_frames - 1) / duration if duration > 0 else None
 
+    @property
+    def label(self) -> str:
+        """``"<first source file> [<stream name>]"`` for messages (the name alone if no source)."""
+        sources = self.provenance.source_files if self.provenance else ()
+        return f"{sources[0]} [{self.name}]" if sources else self.name
+
+    def require_frames(self) -> FrameArray:
+        """The frames; ValueError for a timing-only stream (its data did not survive)."""
+        if self.frames is None:
+            raise ValueError(f"stream {self.name!r} is timing-only (no frame data)")
+        return self.frames
+
     def derive(self, name: str, kind: SampleKind, frame_shape: tuple[int, ...], dtype: Any,
                read_range: Callable[[int, int], np.ndarray], step: str, **changes: Any) -> Stream:
         """A lazy stream computed from this one: frames ``read_range(start, stop)``, the same
         clock, time origin and per-frame metadata; ``step`` (e.g. ``"scan conversion: ..."``) is
         appended to the provenance notes. ``changes`` replace other fields (geometry, parameters)."""
+        self.require_frames()
         provenance = self.provenance or Provenance(source_files=(), format="derived")
         fields: dict[str, Any] = dict(
             clock_source=lambda: self.clock, clock_unit_s=self.clock_unit_s, geometry=self.geometry,

@@ -98,9 +98,12 @@ def chunk_frames_for(stream: Stream, bytes_per_value: int = 4) -> int:
     return max(1, DEFAULT_CHUNK_BYTES // (values * bytes_per_value))
 
 
+DETECTABLE = (SampleKind.RF, SampleKind.IQ, SampleKind.PW_IQ, SampleKind.AMPLITUDE)
+
+
 def detect(stream: Stream, workers: int = 1) -> Stream:
     """Linear amplitude (float32, ``(n_frames, n_lines, n_samples)``) of an RF or IQ stream."""
-    _require_frames(stream)
+    _require_detectable(stream)
     frame_shape = _detected_shape(stream)
 
     def read_range(start: int, stop: int) -> np.ndarray:
@@ -112,7 +115,7 @@ def detect(stream: Stream, workers: int = 1) -> Stream:
 
 def auto_reference_db(stream: Stream, workers: int = 1) -> float:
     """dB level of the ``AUTO_REFERENCE_PERCENTILE`` of power over the first chunk of frames."""
-    _require_frames(stream)
+    _require_detectable(stream)
     chunk = min(stream.n_frames, chunk_frames_for(stream))
     power = power_of(stream.kind, stream.frames[:chunk], workers)
     top = float(np.percentile(power, AUTO_REFERENCE_PERCENTILE))
@@ -129,7 +132,7 @@ def bmode(stream: Stream, dynamic_range_db: float = 60.0, gain_db: float = 0.0,
     """
     if stream.kind is SampleKind.ENVELOPE:
         return stream
-    _require_frames(stream)
+    _require_detectable(stream)
     if reference_db == "auto":
         reference_db = auto_reference_db(stream, workers)
     compression = LogCompression(float(dynamic_range_db), float(gain_db), float(reference_db))
@@ -155,6 +158,8 @@ def _detected_shape(stream: Stream) -> tuple[int, ...]:
     return tuple(stream.frame_shape)
 
 
-def _require_frames(stream: Stream) -> None:
-    if stream.frames is None:
-        raise ValueError(f"stream {stream.name!r} is timing-only (no frame data)")
+def _require_detectable(stream: Stream) -> None:
+    stream.require_frames()
+    if stream.kind not in DETECTABLE:
+        raise ValueError(f"cannot detect {stream.kind.value} samples of stream {stream.name!r} "
+                         "(need rf, iq or amplitude)")

@@ -47,21 +47,21 @@ def render(stream: Stream, frame: int = 0, *, pixel_size_m: float | None = None,
     grey = converter(np.asarray(detected.frames[frame]))
     image = np.repeat(grey[..., None], 3, axis=-1)
     info: dict[str, Any] = {"stream": stream.name, "frame": frame,
-                            "pixel_size_m": _pixel_size(converter.grid),
+                            "pixel_size_m": converter.grid.pixel_size_m,
                             "shape": list(grey.shape)}
     if colour is not None:
         info["colour"] = overlay_colour(image, converter.grid, colour, _nearest_frame(stream, frame, colour))
     if scale_bar:
-        info["scale_bar_mm"] = draw_scale_bar(image, _pixel_size(converter.grid))
+        info["scale_bar_mm"] = draw_scale_bar(image, converter.grid.pixel_size_m)
     return Rendering(image, converter.grid, info)
 
 
 def display_streams(recording: Recording) -> tuple[Stream | None, Stream | None]:
-    """The stream to show as B-mode (envelope, else RF, else plain IQ) and the colour-flow
+    """The pre-scan stream to show as B-mode (envelope, else RF, else plain IQ) and the colour-flow
     ensemble stream to overlay (IQ whose lines repeat), either None if absent."""
     with_frames = [s for s in recording.streams.values() if s.has_frames and s.n_frames]
     colour = [s for s in with_frames if s.kind is SampleKind.IQ and _is_ensemble(s)]
-    for kind in (SampleKind.ENVELOPE, SampleKind.BMODE, SampleKind.RF, SampleKind.AMPLITUDE, SampleKind.IQ):
+    for kind in (SampleKind.ENVELOPE, SampleKind.RF, SampleKind.AMPLITUDE, SampleKind.IQ):
         for stream in with_frames:
             if stream.kind is kind and stream not in colour:
                 return stream, (colour[0] if colour else None)
@@ -126,10 +126,6 @@ def _nearest_frame(stream: Stream, frame: int, other: Stream) -> int:
     if times is None or other_times is None or not other_times.size:
         return min(frame, other.n_frames - 1)
     return int(np.abs(other_times - times[frame]).argmin())
-
-
-def _pixel_size(grid: PixelGrid) -> float:
-    return float(grid.x_m[1] - grid.x_m[0])
 
 
 __all__ = ["ColourFlow", "Rendering", "display_streams", "draw_scale_bar", "overlay_colour",

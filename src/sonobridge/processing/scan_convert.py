@@ -128,11 +128,12 @@ class ScanConverter:
 
 def default_pixel_size_m(geometry: LineGeometry, n_samples: int) -> float:
     """Half the coarser of the sample spacing and the line spacing at mid-range (metres)."""
-    positions = geometry.sample_positions_m(n_samples)
-    if positions is None:
+    origins = geometry.line_origins_m()
+    if origins is None:
         return geometry.sample_spacing_m
-    middle = n_samples // 2
-    x, z = positions[0][:, middle], positions[1][:, middle]
+    middle = geometry.sample_depths_m(n_samples)[n_samples // 2]
+    angles = geometry.line_angles_rad()
+    x, z = origins[:, 0] + middle * np.sin(angles), origins[:, 1] + middle * np.cos(angles)
     order = np.argsort(x)
     gaps = np.hypot(np.diff(x[order]), np.diff(z[order]))
     line_spacing = float(np.median(gaps)) if gaps.size else 0.0
@@ -197,7 +198,7 @@ def _fractional_indices(origins: np.ndarray, angles: np.ndarray, depths: np.ndar
     origin_z = (1 - fraction) * origins[low, 1] + fraction * origins[high, 1]
     angle = (1 - fraction) * angles[low] + fraction * angles[high]
     along = (px - origin_x) * np.sin(angle) + (pz - origin_z) * np.cos(angle)
-    sample = (along - depths[0]) / (depths[1] - depths[0]) if len(depths) > 1 else along * 0
+    sample = (along - depths[0]) / (depths[1] - depths[0])
     inside &= (sample >= -tolerance) & (sample <= len(depths) - 1 + tolerance)
     line = np.where(inside, low + fraction, np.nan)
     sample = np.where(inside, np.clip(sample, 0, len(depths) - 1), np.nan)
@@ -227,27 +228,24 @@ def scan_convert(stream: Stream, pixel_size_m: float | None = None, grid: PixelG
     Envelope (uint8) streams give B-mode uint8 images; amplitude streams give float32 amplitude
     images. RF and IQ must be detected first (:func:`~sonobridge.processing.envelope.detect`).
     """
-    if stream.kind not in (SampleKind.ENVELOPE, SampleKind.AMPLITUDE, SampleKind.BMODE):
+    if stream.kind not in (SampleKind.ENVELOPE, SampleKind.AMPLITUDE):
         raise ValueError(f"stream {stream.name!r} holds {stream.kind.value} samples: detect the "
                          "envelope first (scan-converting phase data would mix phases)")
-    if stream.frames is None:
-        raise ValueError(f"stream {stream.name!r} is timing-only (no frame data)")
+    stream.require_frames()
     converter = converter or converter_for(stream, pixel_size_m, grid)
+    dtype = np.uint8 if stream.dtype == np.uint8 else np.float32
 
     def read_range(start: int, stop: int) -> np.ndarray:
-        out_dtype = np.uint8 if stream.dtype == np.uint8 else np.float32
-        out = np.empty((stop - start, *converter.grid.mask.shape), out_dtype)
+        out = np.empty((stop - start, *converter.grid.mask.shape), dtype)
         for first in range(start, stop, CHUNK_FRAMES):
             last = min(first + CHUNK_FRAMES, stop)
             out[first - start:last - start] = converter(np.asarray(stream.frames[first:last]))
         return out
 
-    kind = SampleKind.BMODE if stream.kind is not SampleKind.AMPLITUDE else SampleKind.AMPLITUDE
-    dtype = np.uint8 if stream.dtype == np.uint8 else np.float32
-    pixel = float(converter.grid.x_m[1] - converter.grid.x_m[0]) if converter.grid.x_m.size > 1 else None
+    kind = SampleKind.BMODE if stream.kind is SampleKind.ENVELOPE else SampleKind.AMPLITUDE
     return stream.derive(f"{stream.name}_sc", kind, converter.grid.mask.shape, dtype, read_range,
                          geometry=converter.grid,
-                         step=f"scan conversion (bilinear, {pixel} m pixels)")
+                         step=f"scan conversion (bilinear, {converter.grid.pixel_size_m} m pixels)")
 
 
 def converter_for(stream: Stream, pixel_size_m: float | None = None,
@@ -255,13 +253,8 @@ def converter_for(stream: Stream, pixel_size_m: float | None = None,
     """The :class:`ScanConverter` for a stream's line geometry; geometry problems (no probe, no
     per-line positions) raise :class:`~sonobridge.errors.MissingMetadataError` naming the source."""
     if not isinstance(stream.geometry, LineGeometry):
-        raise MissingMetadataError(_label(stream), "stream has no line geometry to scan-convert")
+        raise MissingMetadataError(stream.label, "stream has no line geometry to scan-convert")
     try:
         return ScanConverter.build(stream.geometry, stream.frame_shape[1], pixel_size_m, grid)
     except ValueError as error:
-        raise MissingMetadataError(_label(stream), str(error)) from None
-
-
-def _label(stream: Stream) -> str:
-    sources = stream.provenance.source_files if stream.provenance else ()
-    return f"{sources[0]} [{stream.name}]" if sources else stream.name
+        raise MissingMetadataError(stream.label, str(error)) from None

@@ -24,7 +24,7 @@ GainProfile = Callable[[int, int], np.ndarray]  # (start, stop) -> gain dB (fram
 def sample_ranges_m(stream: Stream) -> np.ndarray:
     """Range of each sample along its beam, metres ``(n_samples,)``."""
     if not isinstance(stream.geometry, LineGeometry):
-        raise MissingMetadataError(stream.name, "no line geometry: sample depths unknown")
+        raise MissingMetadataError(stream.label, "no line geometry: sample depths unknown")
     return stream.geometry.sample_depths_m(stream.frame_shape[1])
 
 
@@ -32,11 +32,11 @@ def recorded_tgc_db(stream: Stream) -> np.ndarray:
     """The recorded TGC gain at every sample, dB ``(n_frames, n_samples)``."""
     curves = stream.per_frame.get("tgc")
     if curves is None:
-        raise MissingMetadataError(stream.name, "no TGC recorded for this stream")
+        raise MissingMetadataError(stream.label, "no TGC recorded for this stream")
     gain = curves.gain_at(sample_ranges_m(stream))
     missing = np.flatnonzero(np.isnan(gain).any(axis=1))
     if missing.size:
-        raise MissingMetadataError(stream.name, f"no TGC curve for frame {int(missing[0])} "
+        raise MissingMetadataError(stream.label, f"no TGC curve for frame {int(missing[0])} "
                                    f"({missing.size} frames without one)")
     return gain
 
@@ -65,8 +65,6 @@ def _with_gain(stream: Stream, gain_db: GainProfile, step: str) -> Stream:
         raise ValueError(f"stream {stream.name!r} holds {stream.kind.value} samples: TGC works on "
                          "linear data (rf, iq, amplitude); scanner envelopes are already "
                          "log-compressed")
-    if stream.frames is None:
-        raise ValueError(f"stream {stream.name!r} is timing-only (no frame data)")
     iq = stream.kind in (SampleKind.IQ, SampleKind.PW_IQ)
 
     def read_range(start: int, stop: int) -> np.ndarray:

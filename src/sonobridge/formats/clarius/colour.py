@@ -20,12 +20,7 @@ from ...errors import FormatError
 
 def colour_geometry(stream: Stream) -> LineGeometry:
     """Geometry of the distinct colour lines (every ``ensemble``-th row)."""
-    geometry = _geometry(stream)
-    step = geometry.repeats()
-    return LineGeometry(geometry.element_positions[::step], geometry.steering_angles_rad[::step],
-                        geometry.sample_spacing_m, geometry.first_sample_depth_m,
-                        geometry.sampling_frequency_hz, geometry.sound_speed_m_s, geometry.probe,
-                        geometry.notes)
+    return _geometry(stream).distinct_lines()
 
 
 def colour_ensembles(stream: Stream, index: int | slice = slice(None)) -> np.ndarray:
@@ -34,7 +29,7 @@ def colour_ensembles(stream: Stream, index: int | slice = slice(None)) -> np.nda
         raise ValueError(f"stream {stream.name!r} is not colour IQ")
     step = _geometry(stream).repeats()
     if step < 2:
-        raise FormatError(stream.name, "no repeated lines in the yml: not a colour-Doppler ensemble")
+        raise FormatError(stream.label, "no repeated lines in the yml: not a colour-Doppler ensemble")
     iq = stream.to_complex(index)
     rows, samples = iq.shape[-2:]
     return iq.reshape(*iq.shape[:-2], rows // step, samples, step)
@@ -42,5 +37,5 @@ def colour_ensembles(stream: Stream, index: int | slice = slice(None)) -> np.nda
 
 def _geometry(stream: Stream) -> LineGeometry:
     if not isinstance(stream.geometry, LineGeometry):
-        raise FormatError(stream.name, "no per-line geometry (yml missing?)")
+        raise FormatError(stream.label, "no per-line geometry (yml missing?)")
     return stream.geometry
