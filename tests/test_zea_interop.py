@@ -58,6 +58,15 @@ def test_same_arrays_as_real_zea(real_zea, name):
                 their_item = getattr(their_data, key)
                 their_values = their_item[()] if hasattr(their_item, "shape") else their_item.values[()]
                 assert np.array_equal(np.asarray(their_values), mine_values), key
+        if theirs.timestamps is None:
+            assert mine.timestamps is None
+        else:
+            assert np.allclose(np.asarray(theirs.timestamps), mine.timestamps)
+        for index, track in enumerate(tracks if not mine.legacy else ()):
+            expected = theirs.tracks[index].timestamps
+            assert (expected is None) == (track.timestamps is None)
+            if expected is not None:
+                assert np.allclose(np.asarray(expected), track.timestamps)
         if len(tracks) == 1:
             their_parameters = theirs.load_parameters()
             for key, value in mine.load_parameters().items():

@@ -78,10 +78,13 @@ def test_file_surface_multitrack():
         assert len(labels) == 2 and all(labels)
         assert f.get_track(labels[1]).index == 1 and f.get_track(0).label == labels[0]
         with pytest.raises(AttributeError):
-            f.data
+            _ = f.data
         with pytest.raises(KeyError):
             f.get_track("nope")
         assert f.timestamps.shape == f.track_schedule.shape
+        # a track's transmits keep their place on the file's clock (as zea's Track.timestamps)
+        first = f.get_track(0).timestamps.ravel()
+        assert np.array_equal(first, f.timestamps[f.track_schedule == 0])
         assert f.get_track(1).data.raw_data.shape[-1] == 2
 
 
@@ -102,6 +105,15 @@ def test_hostile_files_are_reported_not_crashed(tmp_path):
     for path in (truncated, junk, tmp_path / "missing.hdf5"):
         report = zea.validate(path)
         assert not report.valid and report.errors[0].key == ""
+    # groups where datasets belong, and the reverse: findings, not exceptions
+    misshapen = tmp_path / "misshapen.hdf5"
+    shutil.copy(ZEA / "tiny.hdf5", misshapen)
+    with h5py.File(misshapen, "r+") as f:
+        del f["tracks/track_0/scan"]
+        f["tracks/track_0/scan"] = np.zeros(3)
+        del f["probe/name"]
+        f.create_group("probe/name")
+    assert not zea.validate(misshapen).valid
     # a dB image with a positive value is invalid
     bad = tmp_path / "positive_db.hdf5"
     shutil.copy(ZEA / "img_None.hdf5", bad)

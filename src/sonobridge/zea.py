@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .formats.zea.schema import dataset_value
 from .formats.zea.validate import Finding, Report, is_legacy, track_groups, validate
 
 __all__ = ["File", "Finding", "Report", "Track", "validate"]
@@ -49,12 +50,7 @@ class _Node:
 
 def _values(group) -> dict[str, Any]:
     """Scalars and arrays of a group as Python/NumPy values (strings decoded)."""
-    out: dict[str, Any] = {}
-    for key, item in group.items():
-        if hasattr(item, "shape"):
-            value = item[()]
-            out[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    return out
+    return {key: dataset_value(item) for key, item in group.items() if hasattr(item, "shape")}
 
 
 class Track:
@@ -112,15 +108,23 @@ class Track:
             parameters["wavelength"] = parameters.get("sound_speed", 1540.0) / np.asarray(centre)
         return parameters
 
-    @property
-    def timestamps(self) -> np.ndarray | None:
-        """Per-transmit start times ``(n_frames, n_tx)`` in seconds within this track, or None."""
+    def _durations(self) -> np.ndarray | None:
+        """``scan/time_to_next_transmit`` ``(n_frames, n_tx)`` in seconds, or None."""
         scan = self._group.get("scan")
         if scan is None or "time_to_next_transmit" not in scan:
             return None
-        durations = np.asarray(scan["time_to_next_transmit"], np.float64)
-        starts = np.concatenate([[0.0], np.cumsum(durations.ravel())[:-1]])
-        return starts.reshape(durations.shape)
+        return np.asarray(scan["time_to_next_transmit"], np.float64)
+
+    @property
+    def timestamps(self) -> np.ndarray | None:
+        """Start time of each of this track's transmits on the file's clock, seconds
+        ``(n_frames, n_tx)``: its events in the global schedule (:attr:`File.timestamps`)."""
+        durations, times = self._durations(), self.file.timestamps
+        if durations is None or times is None:
+            return None
+        schedule = self.file.track_schedule
+        mine = times if schedule is None else times[schedule == self.index]
+        return mine.reshape(durations.shape) if mine.size == durations.size else None
 
 
 class File:
@@ -220,24 +224,25 @@ class File:
     @property
     def timestamps(self) -> np.ndarray | None:
         """Global per-transmit start times ``(n_total_tx,)`` in seconds following
-        ``track_schedule`` and each track's ``time_to_next_transmit``; None if either is missing."""
-        schedule = self.track_schedule
+        ``track_schedule`` and each track's ``time_to_next_transmit``; None if either is missing
+        (a single-track file needs no schedule) and for legacy files."""
+        if self.legacy:
+            return None                  # as zea 0.1.8, which gives none for the legacy layout
         tracks = self.tracks
+        durations = [track._durations() for track in tracks]
+        if any(d is None for d in durations):
+            return None
+        schedule = self.track_schedule
         if schedule is None:
-            if len(tracks) != 1 or tracks[0].timestamps is None:
+            if len(tracks) != 1:
                 return None
-            return tracks[0].timestamps.ravel()
-        durations = []
-        for track in tracks:
-            scan = track._group.get("scan")
-            if scan is None or "time_to_next_transmit" not in scan:
-                return None
-            durations.append(np.asarray(scan["time_to_next_transmit"], np.float64).ravel())
-        position = [0] * len(tracks)
-        steps = np.empty(schedule.size)
-        for event, track in enumerate(schedule):
-            steps[event] = durations[track][position[track] % durations[track].size]
-            position[track] += 1
+            steps = durations[0].ravel()
+        else:
+            if any(np.count_nonzero(schedule == i) != d.size for i, d in enumerate(durations)):
+                return None              # the schedule does not cover every transmit once
+            steps = np.empty(schedule.size)
+            for index, track_durations in enumerate(durations):
+                steps[schedule == index] = track_durations.ravel()
         return np.concatenate([[0.0], np.cumsum(steps)[:-1]])
 
     def validate_spec(self) -> Report:

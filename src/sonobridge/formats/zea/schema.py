@@ -55,6 +55,12 @@ CONSISTENT_DIMS = {"n_frames", "n_tx", "n_ax", "n_el"}
 ROOT_ATTRIBUTES = ("zea_version", "us_machine", "description", "acquisition_time")
 
 
+def dataset_value(dataset):
+    """A dataset's value: an array, a NumPy scalar or, for string scalars, ``str``."""
+    value = dataset[()]
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def dtype_name(dtype: np.dtype) -> str:
     """zea's dtype class of an HDF5 dtype: float32 for any float, str for strings."""
     dtype = np.dtype(dtype)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .schema import (CHANNEL_PRODUCTS, CONSISTENT_DIMS, CUSTOM_MAP_DTYPES, FLOAT_MAPS, GENERIC_MAP_DIMS,
-                     MAP_PRODUCTS, PROBE_FIELDS, RAW_DIMS, SCAN_FIELDS, dtype_name)
+                     MAP_PRODUCTS, PROBE_FIELDS, RAW_DIMS, SCAN_FIELDS, dataset_value, dtype_name)
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -68,7 +68,12 @@ def validate(path: str | Path) -> Report:
         report.findings.append(Finding("", f"not a readable HDF5 file ({error})"))
         return report
     with handle:
-        _Checker(handle, report).run()
+        try:
+            _Checker(handle, report).run()
+        except (OSError, KeyError, ValueError, TypeError, AttributeError) as error:
+            # a damaged or mis-shaped file: e.g. a group where a dataset belongs, unreadable chunks
+            report.findings.append(Finding("", f"unreadable structure or data ({type(error).__name__}: "
+                                               f"{error})"))
     return report
 
 
@@ -115,7 +120,7 @@ class _Checker:
             self.report.legacy = False
             self.error("", "no tracks/ and no data/ group: not a zea file")
             return
-        for index, (key, group) in enumerate(tracks):
+        for key, group in tracks:
             self.check_track(key, group, len(tracks))
         self.check_probe()
         if "track_schedule" in handle:
@@ -278,9 +283,4 @@ class _Checker:
 
 def _text(item) -> str | None:
     """A string scalar dataset's text (None if absent)."""
-    if item is None:
-        return None
-    value = item[()] if hasattr(item, "shape") else item
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return None if value is None else str(value)
+    return None if item is None else str(dataset_value(item))
