@@ -24,7 +24,6 @@ import numpy as np
 import scipy
 import scipy.signal
 
-import sonobridge.processing.envelope as envelope_module
 from sonobridge.core.recording import SampleKind, Stream
 from sonobridge.processing.envelope import (
     LogCompression,
@@ -38,7 +37,6 @@ FS_HZ, BAND_HZ = 30e6, (3e6, 7e6)
 RF_STD = 2000.0
 DYNAMIC_RANGE_DB = 60.0
 CHUNKS = (1, 2, 4, 8, 16)
-SMALL_CHUNK_BYTES = 4 << 20  # candidate DEFAULT_CHUNK_BYTES, tried on bmode(stream) by patching
 TARGET_RATIO = 4.0
 
 
@@ -77,19 +75,13 @@ def ours_chunked(rf: np.ndarray, reference_db: float, chunk: int, workers: int) 
     return out
 
 
-def ours_stream(rf: np.ndarray, reference_db: float, workers: int,
-                chunk_bytes: int | None = None) -> np.ndarray:
-    """``bmode()`` on an in-memory RF :class:`Stream`, all frames read; ``chunk_bytes`` patches
-    ``envelope.DEFAULT_CHUNK_BYTES`` for the call (library default when None)."""
-    stream = Stream(name="rf", kind=SampleKind.RF, frame_shape=(LINES, SAMPLES), dtype=np.int16,
-                    frames=rf)
-    saved = envelope_module.DEFAULT_CHUNK_BYTES
-    if chunk_bytes is not None:
-        envelope_module.DEFAULT_CHUNK_BYTES = chunk_bytes
-    try:
-        return bmode(stream, DYNAMIC_RANGE_DB, 0.0, reference_db, workers=workers).frames[:]
-    finally:
-        envelope_module.DEFAULT_CHUNK_BYTES = saved
+def rf_stream(rf: np.ndarray) -> Stream:
+    return Stream(name="rf", kind=SampleKind.RF, frame_shape=(LINES, SAMPLES), dtype=np.int16, frames=rf)
+
+
+def ours_stream(rf: np.ndarray, reference_db: float, workers: int) -> np.ndarray:
+    """``bmode()`` on an in-memory RF :class:`Stream` (library chunking), all frames read."""
+    return bmode(rf_stream(rf), DYNAMIC_RANGE_DB, 0.0, reference_db, workers=workers).frames[:]
 
 
 # --------------------------------------------------------------------------- timing helpers
@@ -152,7 +144,6 @@ def main() -> int:
     outputs = {f"chunk {c}": ours_chunked(rf, reference_db, c, 1) for c in CHUNKS}
     outputs["chunk 16, workers -1"] = ours_chunked(rf, reference_db, 16, -1)
     outputs["bmode(stream)"] = ours_stream(rf, reference_db, 1)
-    outputs["bmode(stream), small chunks"] = ours_stream(rf, reference_db, 1, SMALL_CHUNK_BYTES)
     first = next(iter(outputs.values()))
     for name, out in outputs.items():
         assert np.array_equal(out, first), f"{name} differs from chunk {CHUNKS[0]}"
@@ -163,13 +154,7 @@ def main() -> int:
           f"black {np.mean(expected == 0):.3f} / white {np.mean(expected == 255):.4f} of pixels")
     del expected, outputs, first, diff
 
-    probe = Stream(name="rf", kind=SampleKind.RF, frame_shape=(LINES, SAMPLES), dtype=np.int16,
-                   frames=rf)
-    stream_chunk = chunk_frames_for(probe)
-    envelope_module.DEFAULT_CHUNK_BYTES, saved = SMALL_CHUNK_BYTES, envelope_module.DEFAULT_CHUNK_BYTES
-    small_chunk = chunk_frames_for(probe)
-    envelope_module.DEFAULT_CHUNK_BYTES = saved
-    small_label = f"bmode(stream) [{SMALL_CHUNK_BYTES >> 20} MiB: chunk {small_chunk}]"
+    stream_chunk = chunk_frames_for(rf_stream(rf))
     textbook = "textbook (float64, whole array)"
     variants = {textbook: lambda: textbook_bmode(rf, reference_db)}
     for workers in (1, -1):
@@ -178,8 +163,6 @@ def main() -> int:
                 lambda c=c, w=workers: ours_chunked(rf, reference_db, c, w))
         variants[f"bmode(stream) [chunk {stream_chunk}], workers {workers:>2}"] = (
             lambda w=workers: ours_stream(rf, reference_db, w))
-        variants[f"{small_label}, workers {workers:>2}"] = (
-            lambda w=workers: ours_stream(rf, reference_db, w, SMALL_CHUNK_BYTES))
     # the textbook path is slow: it runs in the first ref_repeats rounds only
     times = timed(variants, repeats, limit={textbook: ref_repeats})
 
@@ -199,7 +182,6 @@ def main() -> int:
     for c in CHUNKS:
         peaks[f"ours chunk {c}"] = lambda c=c: ours_chunked(rf, reference_db, c, 1)
     peaks[f"bmode(stream) [chunk {stream_chunk}]"] = lambda: ours_stream(rf, reference_db, 1)
-    peaks[small_label] = lambda: ours_stream(rf, reference_db, 1, SMALL_CHUNK_BYTES)
     for name, fn in peaks.items():
         print(f"  {name:34s} {peak_mib(fn):6.0f} MiB")
 
@@ -211,9 +193,6 @@ def main() -> int:
           f"{ref_best / best_single:.1f}x {verdict(ref_best / best_single >= TARGET_RATIO)}")
     print(f"target ours (bmode(stream), workers=1) >= {TARGET_RATIO:g}x textbook: "
           f"{ref_best / stream_single:.1f}x {verdict(ref_best / stream_single >= TARGET_RATIO)}")
-    small_single = min(times[f"{small_label}, workers  1"][0])
-    print(f"  (bmode(stream) with DEFAULT_CHUNK_BYTES = {SMALL_CHUNK_BYTES >> 20} MiB, workers=1: "
-          f"{ref_best / small_single:.1f}x)")
     print(f"target ours (best variant, workers=-1) >= {TARGET_RATIO:g}x textbook: "
           f"{ref_best / best_multi:.1f}x {verdict(ref_best / best_multi >= TARGET_RATIO)}")
     print(f"agreement max |diff| <= 1 level: {max_diff} {verdict(max_diff <= 1)}")
