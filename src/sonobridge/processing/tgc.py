@@ -2,7 +2,7 @@
 
 Scanners amplify echoes more the later they arrive (analog TGC); Clarius records the curve in
 force for each frame (``stream.per_frame["tgc"]``, a
-:class:`~sonobridge.formats.clarius.tgc.TgcCurves`). :func:`remove_recorded_tgc` divides that gain
+:class:`~sonobridge.core.tgc.TgcCurves`). :func:`remove_recorded_tgc` divides that gain
 out of RF, IQ or amplitude data (gain-free values for quantitative work); :func:`apply_tgc` applies
 a user curve. Both return lazy float32 streams of the same kind and shape. Gain is interpolated
 linearly between curve points and held beyond the ends; it is evaluated at each sample's range

@@ -25,7 +25,8 @@ from .imu import parse_imu
 from .package import CaptureFiles
 from .probes import find_probe
 from .raw import ID_BY_KIND, SAMPLE_FORMAT, RawHeader, RawStreamData
-from .tgc import TgcCurves, parse_tgc
+from ...core.tgc import TgcCurves
+from .tgc import parse_tgc
 from .yml import ClariusYml, parse_yml
 
 log = logging.getLogger(__name__)
