@@ -49,5 +49,9 @@ class AmbiguousInputError(SonobridgeError):
     """The path holds several recordings where exactly one was expected."""
 
 
+class OutputExistsError(SonobridgeError, FileExistsError):
+    """The output path exists and overwriting was not asked for."""
+
+
 class TruncatedDataWarning(UserWarning):
     """Only the complete frames of a truncated file were returned."""

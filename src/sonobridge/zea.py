@@ -2,8 +2,10 @@
 backend). Names follow zea's ``zea.File``: ``File(path)``, ``.data``, ``.scan``, ``.probe``,
 ``.tracks``, ``.track_labels``, ``.get_track()``, ``.timestamps``, ``.load_parameters()``.
 
-Reads are lazy: ``File(path).data.image.values[5]`` reads one frame. Validation:
-:func:`validate` returns a :class:`~sonobridge.formats.zea.validate.Report` of findings.
+Reads are lazy: ``File(path).data.image.values[5]`` reads one frame. Writing:
+``File.create(path, data={"image": {"values": frames}}, ...)`` checks everything against the format
+first, then writes atomically. Validation: :func:`validate` returns a
+:class:`~sonobridge.formats.zea.validate.Report` of findings.
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import numpy as np
 
 from .formats.zea.schema import dataset_value
 from .formats.zea.validate import Finding, Report, is_legacy, track_groups, validate
+from .formats.zea.writer import CODECS, InvalidZeaDataError, file_tree, write_tree
 
-__all__ = ["File", "Finding", "Report", "Track", "validate"]
+__all__ = ["CODECS", "File", "Finding", "InvalidZeaDataError", "Report", "Track", "validate"]
 
 
 class _Node:
@@ -138,6 +141,35 @@ class File:
             raise ValueError("sonobridge.zea.File opens files for reading; write with the zea writer")
         self.path = str(path)
         self.h5 = h5py.File(path, "r", locking=False)
+
+    @classmethod
+    def create(cls, path: str | Path, data: dict | None = None, scan: dict | None = None, *,
+               tracks: list[dict] | None = None, track_schedule: Any = None, metadata: dict | None = None,
+               metrics: dict | None = None, probe: dict | None = None, us_machine: str | None = None,
+               description: str | None = None, acquisition_time: Any = None, custom: Any = None,
+               compression: str | dict | None = "fast", overwrite: bool = False,
+               progress: bool = False) -> Path:
+        """Write a zea file, as ``zea.File.create``: ``data``/``scan`` for one track or
+        ``tracks=[{"label", "data", "scan", "transmit_only"}, ...]``; data products are dicts
+        (``values``, ``coordinates`` in metres ``(..., 3)``, ``timestamps`` in seconds, ...)
+        except the flat ``raw_data`` ``(n_frames, n_tx, n_ax, n_el, n_ch)``. Values may be lazy
+        (anything with ``shape``, ``dtype`` and slicing, e.g. an h5py dataset): frames are read
+        block by block.
+
+        ``compression``: ``"fast"`` (default), ``"small"``, ``"zea"`` (zea's own Blosc zstd 7),
+        ``"gzip"``, ``"lzf"``, ``None`` or h5py filter keywords. Raises
+        :class:`InvalidZeaDataError` before writing anything if the data breaks the format.
+        """
+        if tracks is not None and (data is not None or scan is not None):
+            raise ValueError("give either data/scan (one track) or tracks, not both")
+        if tracks is None:
+            tracks = [{"data": data, "scan": scan}]
+        if hasattr(acquisition_time, "isoformat"):
+            acquisition_time = acquisition_time.isoformat()
+        tree = file_tree(tracks=tracks, track_schedule=track_schedule, probe=probe, metadata=metadata,
+                         metrics=metrics, custom=custom, us_machine=us_machine, description=description,
+                         acquisition_time=acquisition_time)
+        return write_tree(tree, path, compression=compression, overwrite=overwrite, progress=progress)
 
     def __enter__(self) -> File:
         return self

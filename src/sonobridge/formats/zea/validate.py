@@ -77,6 +77,20 @@ def validate(path: str | Path) -> Report:
     return report
 
 
+def check_tree(root, label: str) -> Report:
+    """Check an in-memory file tree (see :mod:`.writer`) before it is written: the same rules as
+    :func:`validate`. Value rules on lazily computed arrays are left to the writer, which checks
+    each frame as it is produced."""
+    report = Report(label)
+    _Checker(root, report).run()
+    return report
+
+
+def is_dataset(item) -> bool:
+    """An HDF5 dataset or an array (anything with a dtype and a shape); groups are mappings."""
+    return hasattr(item, "dtype") and hasattr(item, "shape")
+
+
 def is_legacy(handle) -> bool:
     """Pre-0.1.0 files: no ``zea_version`` attribute, or a version below 0.1.0."""
     version = handle.attrs.get("zea_version")
@@ -89,9 +103,7 @@ def is_legacy(handle) -> bool:
 def track_groups(handle) -> list[tuple[str, Any]]:
     """``(key, group)`` of each track: ``tracks/track_N`` in index order, or the root for the
     single-track flat layout (legacy files and the ``data/``+``scan/`` shorthand)."""
-    import h5py
-
-    if "tracks" in handle and isinstance(handle["tracks"], h5py.Group):
+    if "tracks" in handle and not is_dataset(handle["tracks"]):
         names = sorted(handle["tracks"], key=lambda n: int(n.rsplit("_", 1)[-1]) if n.rsplit("_", 1)[-1].isdigit() else 1 << 30)
         return [(f"tracks/{name}", handle["tracks"][name]) for name in names]
     if "data" in handle or "scan" in handle:
@@ -123,6 +135,7 @@ class _Checker:
         for key, group in tracks:
             self.check_track(key, group, len(tracks))
         self.check_probe()
+        self.check_metadata()
         if "track_schedule" in handle:
             schedule = np.asarray(handle["track_schedule"])
             if schedule.size and (schedule.min() < 0 or schedule.max() >= len(tracks)):
@@ -147,15 +160,13 @@ class _Checker:
             self.check_scan(f"{prefix}scan", group["scan"], dims)
 
     def check_data(self, key: str, data, dims: dict, has_scan: bool) -> None:
-        import h5py
-
         if not len(data):
             self.error(key, "no data product")
         for name, item in data.items():
             item_key = f"{key}/{name}"
-            if name == "raw_data" and isinstance(item, h5py.Dataset):
+            if name == "raw_data" and is_dataset(item):
                 self.check_raw(item_key, item, dims, has_scan)
-            elif isinstance(item, h5py.Dataset):
+            elif is_dataset(item):
                 if self.legacy and name in MAP_PRODUCTS:
                     self.check_map(item_key, name, item, None, dims)
                 else:
@@ -202,10 +213,11 @@ class _Checker:
         labels_needed = name == "segmentation" or (name not in MAP_PRODUCTS and values.ndim == 5)
         if labels_needed and (group is None or "labels" not in group):
             self.error(key.rsplit("/", 1)[0], "labels are required for this product")
-        if name == "image" and dtype == "float32":
+        if name == "image" and dtype == "float32" and hasattr(values, "__array__") and not _lazy(values):
             self.check_db_image(key, values)
         if group is not None:
             self.check_coordinates(key, values, group)
+            self.check_timing(key.rsplit("/", 1)[0], group, values.shape[0], dims)
 
     def check_db_image(self, key: str, values) -> None:
         for index in range(values.shape[0]):
@@ -224,6 +236,39 @@ class _Checker:
         fits = {shape, shape[:-1], shape[1:], shape[1:-1]}
         if coordinates.shape[-1:] != (3,) or coordinates.shape[:-1] not in fits:
             self.error(f"{base}/coordinates", f"shape {coordinates.shape} does not match values {shape}")
+
+    def check_timing(self, key: str, group, n_samples: int, dims: dict | None = None) -> None:
+        """``timestamps`` (seconds from the first sample: 0, then strictly increasing) come with
+        ``start_time_offset``; signals give exactly one of them or ``sampling_frequency``."""
+        has_times = "timestamps" in group
+        if has_times != ("start_time_offset" in group) and dims is not None:
+            self.error(f"{key}/timestamps", "timestamps and start_time_offset go together")
+        if not has_times:
+            return
+        times = np.asarray(group["timestamps"], np.float64)
+        if times.shape != (n_samples,):
+            self.error(f"{key}/timestamps", f"shape {times.shape}: expected ({n_samples},)")
+        elif times.size and (not np.isclose(times[0], 0.0) or np.any(np.diff(times) <= 0)):
+            self.error(f"{key}/timestamps", "must start at 0 and increase strictly")
+
+    def check_metadata(self) -> None:
+        metadata = self.handle.get("metadata")
+        for name, item in (metadata.items() if metadata is not None else ()):
+            if is_dataset(item) or name in ("subject", "annotations"):
+                continue
+            key = f"metadata/{name}"
+            samples = item.get("samples", item.get("translation"))
+            if samples is None:
+                self.error(key, "a signal needs 'samples'")
+                continue
+            if name != "probe_pose" and dtype_name(samples.dtype) not in CUSTOM_MAP_DTYPES:
+                self.error(f"{key}/samples", f"dtype {samples.dtype} not allowed "
+                                             f"({', '.join(sorted(CUSTOM_MAP_DTYPES))})")
+            if ("sampling_frequency" in item) == ("timestamps" in item):
+                self.error(key, "give exactly one of sampling_frequency and timestamps")
+            if "start_time_offset" not in item:
+                self.error(f"{key}/start_time_offset", "required for a signal")
+            self.check_timing(key, item, samples.shape[0])
 
     def check_scan(self, key: str, scan, dims: dict) -> None:
         for name, (field_dims, required) in SCAN_FIELDS.items():
@@ -279,6 +324,13 @@ class _Checker:
                 self.error(f"probe/{name}", f"dtype {item.dtype}: expected {expected}")
         if "probe_geometry" in probe and (probe["probe_geometry"].ndim != 2 or probe["probe_geometry"].shape[1] != 3):
             self.error("probe/probe_geometry", f"shape {probe['probe_geometry'].shape}: expected (n_el, 3)")
+
+
+def _lazy(values) -> bool:
+    """Frames computed on access (a derived stream being written): checked by the writer."""
+    from ...core.frames import LazyFrames
+
+    return isinstance(values, LazyFrames)
 
 
 def _text(item) -> str | None:
