@@ -179,6 +179,37 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .export.zea import export_zea
+
+    failures: dict[str, str] = {}
+    written: dict[str, str] = {}
+    for label, recording in _each_recording([args.input], args, failures):
+        if args.output and written:
+            print("sonobridge convert: error: INPUT holds several recordings: use --out-dir",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        path = Path(args.output) if args.output else Path(args.out_dir) / f"{_output_stem(label)}.hdf5"
+        try:
+            export_zea(recording, path, scan_converted=not args.no_scan_convert,
+                       pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
+                       compression=None if args.compression == "none" else args.compression,
+                       overwrite=args.overwrite, progress=not args.quiet)
+        except SonobridgeError as exc:
+            failures[label] = _report(exc)
+            continue
+        written[label] = str(path)
+    if args.json:
+        json.dump({**{label: {"output": path, "status": "built"} for label, path in written.items()},
+                   **{label: {"status": f"error: {problem}"} for label, problem in failures.items()}},
+                  sys.stdout, indent=2)
+        print()
+    else:
+        for label, path in written.items():
+            print(f"{label}: wrote {path}")
+    return EXIT_DATA_ERROR if failures else EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .zea import validate
 
@@ -270,6 +301,24 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--no-colour", action="store_true", help="B-mode only, no colour-flow overlay")
     _add_reader_options(render)
     render.set_defaults(handler=cmd_render)
+
+    convert = commands.add_parser("convert", parents=[common], help="convert a recording to a zea HDF5 file",
+                                  description="Write the recording at INPUT as a zea-format HDF5 file: "
+                                              "every stream bit-exact (one track each) with timestamps, "
+                                              "geometry as coordinates in metres, the scan-converted "
+                                              "image of envelope streams, signals and all vendor metadata. "
+                                              "Exit 1 if a recording could not be converted.")
+    convert.add_argument("input", metavar="INPUT", help="file, package or folder")
+    convert.add_argument("output", nargs="?", metavar="OUTPUT", help="output .hdf5 (one recording)")
+    convert.add_argument("--out-dir", default=".", help="folder for <name>.hdf5 when OUTPUT is not given")
+    convert.add_argument("--compression", default="fast", choices=["fast", "small", "zea", "gzip", "lzf", "none"],
+                         help="codec: fast (default), small (smaller, slower), zea (zea's default), "
+                              "gzip/lzf/none (readable without hdf5plugin)")
+    convert.add_argument("--no-scan-convert", action="store_true", help="skip the scan-converted image_sc product")
+    convert.add_argument("--pixel-size-mm", type=_positive_float, help="image_sc pixel size (default: from the geometry)")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_reader_options(convert)
+    convert.set_defaults(handler=cmd_convert)
 
     validate = commands.add_parser("validate", parents=[common], help="check zea-format HDF5 files",
                                    description="Check each file against the zea data format "

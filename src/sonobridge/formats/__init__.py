@@ -36,7 +36,18 @@ def _clarius_sources(path: Path) -> list[RecordingSource] | None:
             for c in captures]
 
 
-_FINDERS = [_clarius_sources]
+HDF5_SUFFIXES = (".hdf5", ".h5", ".he5")
+
+
+def _zea_sources(path: Path) -> list[RecordingSource] | None:
+    from .zea.reader import FORMAT, read_zea
+
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in HDF5_SUFFIXES)
+    files = [f for f in files if f.suffix.lower() in HDF5_SUFFIXES]
+    return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_zea(f)) for f in files] or None
+
+
+_FINDERS = [_zea_sources, _clarius_sources]
 
 
 def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
@@ -44,11 +55,10 @@ def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
     path = Path(path)
     if not path.exists():
         raise UnsupportedInputError(path, "no such file or folder")
-    for finder in _FINDERS:
-        sources = finder(path)
-        if sources:
-            return sources
-    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data)")
+    sources = [source for finder in _FINDERS for source in (finder(path) or [])]
+    if sources:
+        return sources
+    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data, zea HDF5)")
 
 
 def open_recording(path: str | os.PathLike, **options: Any) -> Recording:

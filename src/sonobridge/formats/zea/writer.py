@@ -157,7 +157,7 @@ def write_tree(root: Group, path: str | os.PathLike, *, compression: str | Mappi
 
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(path, "exists (pass overwrite=True to replace it)")
+        raise OutputExistsError(path, "exists (overwrite it with overwrite=True or --overwrite)")
     report = check_tree(root, str(path))
     if not report.valid:
         raise InvalidZeaDataError(path, "not written, the data breaks the zea format:\n  "
