@@ -99,9 +99,8 @@ def _string_dtype():
 
 
 class _TreeWriter:
-    def __init__(self, compression: str | Mapping | None, progress: bool):
-        self.compression = compression
-        self.progress = progress
+    def __init__(self, path: Path, compression: str | Mapping | None, progress: bool):
+        self.path, self.compression, self.progress = path, compression, progress
 
     def write_group(self, target, group: Group) -> None:
         target.attrs.update({key: value for key, value in group.attrs.items() if value is not None})
@@ -118,17 +117,17 @@ class _TreeWriter:
             target.create_dataset(name, data=value.astype(object), dtype=_string_dtype())
             return
         dtype, shape = np.dtype(value.dtype), tuple(value.shape)
+        db_image = name == "values" and target.name.endswith("/image") and dtype == np.float32
         nbytes = int(np.prod(shape)) * dtype.itemsize
         if not shape or nbytes < CONTIGUOUS_BYTES:
-            target.create_dataset(name, data=np.asarray(value))
+            target.create_dataset(name, data=self.checked(np.asarray(value), db_image, f"{target.name}/{name}"))
             return
         dataset = target.create_dataset(name, shape=shape, dtype=dtype,
                                         chunks=chunk_shape(shape, dtype.itemsize, name in FRAME_KEYS),
                                         **filter_options(self.compression, dtype))
-        self.copy_frames(dataset, value, check_db=name == "values" and target.name.endswith("/image")
-                         and dtype == np.float32)
+        self.copy_frames(dataset, value, db_image)
 
-    def copy_frames(self, dataset, value: Any, check_db: bool) -> None:
+    def copy_frames(self, dataset, value: Any, db_image: bool) -> None:
         from tqdm.auto import tqdm
 
         frame_bytes = max(1, int(np.prod(dataset.shape[1:])) * dataset.dtype.itemsize)
@@ -137,12 +136,17 @@ class _TreeWriter:
         with tqdm(total=n, unit="frame", desc=dataset.name, disable=not self.progress or n < 2 * step,
                   leave=False) as bar:
             for start in range(0, n, step):
-                block = np.asarray(value[start:start + step])
-                if check_db and (np.any(block > 0) or np.any(np.isnan(block)) or np.any(block == np.inf)):
-                    raise InvalidZeaDataError(dataset.file.filename, f"{dataset.name}: dB image values "
-                                                                      f"must be <= 0 (finite or -inf)")
+                block = self.checked(np.asarray(value[start:start + step]), db_image, dataset.name)
                 dataset[start:start + len(block)] = block
                 bar.update(len(block))
+
+    def checked(self, block: np.ndarray, db_image: bool, key: str) -> np.ndarray:
+        """``block`` unchanged; InvalidZeaDataError if it is a dB image with values above 0, NaN
+        or +inf (lazily computed frames are only seen here)."""
+        if db_image and (np.any(block > 0) or np.any(np.isnan(block)) or np.any(block == np.inf)):
+            raise InvalidZeaDataError(self.path, f"not written: {key}: dB image values must be <= 0 "
+                                                 f"(finite or -inf)")
+        return block
 
 
 def write_tree(root: Group, path: str | os.PathLike, *, compression: str | Mapping | None = "fast",
@@ -166,7 +170,7 @@ def write_tree(root: Group, path: str | os.PathLike, *, compression: str | Mappi
         log.info("%s: %s", path, finding)
     with atomic_path(path) as temporary:
         with h5py.File(temporary, "w", libver=("earliest", "v114")) as handle:
-            _TreeWriter(compression, progress).write_group(handle, root)
+            _TreeWriter(path, compression, progress).write_group(handle, root)
     return path
 
 
