@@ -6,12 +6,17 @@ written: to a temporary name beside the target, renamed into place when complete
 to the HDF5 1.14 format (``libver=("earliest", "v114")``) so HDF5 1.14 readers open them, per-frame
 arrays are stored one frame per chunk (random frame access), and the codec is chosen per dtype
 (:data:`CODECS`, measured in ``benchmarks/bench_zea.py``).
+
+With a :data:`CODECS` codec, frames are compressed on all cores by numcodecs' Blosc (the same
+Blosc 1 format the HDF5 filter 32001 reads) and handed to HDF5 as finished chunks; HDF5's own
+filter pipeline, which compresses one chunk at a time, serves the other codecs.
 """
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +58,34 @@ def _blosc(cname: str, level: int, shuffle: str) -> dict[str, Any]:
     return dict(hdf5plugin.Blosc(cname=cname, clevel=level, shuffle=getattr(hdf5plugin.Blosc, shuffle)))
 
 
-#: codec per element size: 1-byte data (uint8 images) compresses best unshuffled, wider types
-#: (int16 / float32 samples) after bit-shuffling. ``"fast"`` is the default; ``"small"`` trades
-#: write speed for size; ``"zea"`` is zea 0.1.8's own choice (Blosc zstd 7, bit-shuffle).
-CODECS: dict[str, dict[str, tuple[str, int, str]]] = {
-    "fast": {"narrow": ("zstd", 1, "NOSHUFFLE"), "wide": ("zstd", 1, "BITSHUFFLE")},
-    "small": {"narrow": ("zstd", 7, "NOSHUFFLE"), "wide": ("zstd", 7, "BITSHUFFLE")},
-    "zea": {"narrow": ("zstd", 7, "BITSHUFFLE"), "wide": ("zstd", 7, "BITSHUFFLE")},
+#: Blosc codec per element size as (compressor, level, shuffle, block bytes; 0 = Blosc's choice),
+#: from the candidates ``benchmarks/bench_zea.py`` measures. ``"fast"`` (the default): lz4 after
+#: bit-shuffling for 1-byte data (uint8 speckle: ~0.96x zea's size at >10x its speed, decoding
+#: ~1.7x faster than zstd), zstd 1 after bit-shuffling for int16/float32 samples (within ~4% of zea's
+#: size). ``"small"``: zstd 7, unshuffled for 1-byte data (the smallest uint8 files), bit-shuffled
+#: for wider types. ``"zea"``: zea 0.1.8's own choice (zstd 7, bit-shuffle).
+CODECS: dict[str, dict[str, tuple[str, int, str, int]]] = {
+    "fast": {"narrow": ("lz4", 5, "BITSHUFFLE", 256 << 10), "wide": ("zstd", 1, "BITSHUFFLE", 256 << 10)},
+    "small": {"narrow": ("zstd", 7, "NOSHUFFLE", 0), "wide": ("zstd", 7, "BITSHUFFLE", 0)},
+    "zea": {"narrow": ("zstd", 7, "BITSHUFFLE", 0), "wide": ("zstd", 7, "BITSHUFFLE", 0)},
 }
+
+
+def _codec(compression: str, dtype: np.dtype) -> tuple[str, int, str, int]:
+    if compression not in CODECS:
+        raise ValueError(f"unknown compression {compression!r} (choose {', '.join(CODECS)}, gzip, lzf or None)")
+    return CODECS[compression]["narrow" if np.dtype(dtype).itemsize == 1 else "wide"]
+
+
+def chunk_encoder(compression: str | Mapping | None, dtype: np.dtype) -> Callable[[np.ndarray], bytes] | None:
+    """A thread-safe function compressing one chunk exactly as the HDF5 Blosc filter would (for
+    :data:`CODECS` names), or None (other codecs go through HDF5's filter pipeline)."""
+    if not isinstance(compression, str) or compression not in CODECS:
+        return None
+    from numcodecs import Blosc
+
+    cname, level, shuffle, block_bytes = _codec(compression, dtype)
+    return Blosc(cname=cname, clevel=level, shuffle=getattr(Blosc, shuffle), blocksize=block_bytes).encode
 
 
 def filter_options(compression: str | Mapping | None, dtype: np.dtype) -> dict[str, Any]:
@@ -73,9 +98,7 @@ def filter_options(compression: str | Mapping | None, dtype: np.dtype) -> dict[s
         return dict(compression)
     if compression in ("gzip", "lzf"):
         return {"compression": compression}
-    if compression not in CODECS:
-        raise ValueError(f"unknown compression {compression!r} (choose {', '.join(CODECS)}, gzip, lzf or None)")
-    return _blosc(*CODECS[compression]["narrow" if np.dtype(dtype).itemsize == 1 else "wide"])
+    return _blosc(*_codec(compression, dtype)[:3])
 
 
 def chunk_shape(shape: tuple[int, ...], itemsize: int, per_frame: bool) -> tuple[int, ...]:
@@ -99,8 +122,8 @@ def _string_dtype():
 
 
 class _TreeWriter:
-    def __init__(self, path: Path, compression: str | Mapping | None, progress: bool):
-        self.path, self.compression, self.progress = path, compression, progress
+    def __init__(self, path: Path, compression: str | Mapping | None, progress: bool, pool: ThreadPoolExecutor):
+        self.path, self.compression, self.progress, self.pool = path, compression, progress, pool
 
     def write_group(self, target, group: Group) -> None:
         target.attrs.update({key: value for key, value in group.attrs.items() if value is not None})
@@ -128,16 +151,24 @@ class _TreeWriter:
         self.copy_frames(dataset, value, db_image)
 
     def copy_frames(self, dataset, value: Any, db_image: bool) -> None:
+        """Copy ``value`` block by block; whole-frame chunks are compressed in parallel."""
         from tqdm.auto import tqdm
 
         frame_bytes = max(1, int(np.prod(dataset.shape[1:])) * dataset.dtype.itemsize)
         step = max(1, BLOCK_BYTES // frame_bytes)
         n = dataset.shape[0]
+        whole_frames = dataset.chunks == (1, *dataset.shape[1:])
+        encode = chunk_encoder(self.compression, dataset.dtype) if whole_frames else None
+        origin = (0,) * (dataset.ndim - 1)
         with tqdm(total=n, unit="frame", desc=dataset.name, disable=not self.progress or n < 2 * step,
                   leave=False) as bar:
             for start in range(0, n, step):
-                block = self.checked(np.asarray(value[start:start + step]), db_image, dataset.name)
-                dataset[start:start + len(block)] = block
+                block = self.checked(np.asarray(value[start:start + step], dataset.dtype), db_image, dataset.name)
+                if encode is None:
+                    dataset[start:start + len(block)] = block
+                else:
+                    for offset, chunk in enumerate(self.pool.map(encode, np.ascontiguousarray(block))):
+                        dataset.id.write_direct_chunk((start + offset, *origin), chunk)
                 bar.update(len(block))
 
     def checked(self, block: np.ndarray, db_image: bool, key: str) -> np.ndarray:
@@ -168,9 +199,9 @@ def write_tree(root: Group, path: str | os.PathLike, *, compression: str | Mappi
                                         + "\n  ".join(str(f) for f in report.errors))
     for finding in report.warnings:
         log.info("%s: %s", path, finding)
-    with atomic_path(path) as temporary:
+    with atomic_path(path) as temporary, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         with h5py.File(temporary, "w", libver=("earliest", "v114")) as handle:
-            _TreeWriter(path, compression, progress).write_group(handle, root)
+            _TreeWriter(path, compression, progress, pool).write_group(handle, root)
     return path
 
 
