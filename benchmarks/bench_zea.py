@@ -155,7 +155,8 @@ def main() -> None:
         small_ratio = frames.nbytes / (folder / "small.hdf5").stat().st_size
         print(f"write {n_frames} x {SHAPE[0]} x {SHAPE[1]} uint8 speckle ({frames.nbytes / 1e6:.0f} MB)")
         print(f"  sonobridge fast : {ours_s:6.2f} s  {frames.nbytes / ours_s / 1e6:7.0f} MB/s  ratio {mine_ratio:.3f}")
-        print(f"  sonobridge small: {small_s:6.2f} s  {frames.nbytes / small_s / 1e6:7.0f} MB/s  ratio {small_ratio:.3f}")
+        print(f"  sonobridge small: {small_s:6.2f} s  {frames.nbytes / small_s / 1e6:7.0f} MB/s  "
+              f"ratio {small_ratio:.3f}")
         print(f"  zea File.create : {zea_s:6.2f} s  {frames.nbytes / zea_s / 1e6:7.0f} MB/s  ratio {zea_ratio:.3f}")
         speed, size = zea_s / ours_s, mine_ratio / zea_ratio
         print(f"  throughput ratio {speed:.1f}x (target >= 10x): {'PASS' if speed >= 10 else 'FAIL'}")

@@ -315,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="codec: fast (default), small (smaller, slower), zea (zea's default), "
                               "gzip/lzf/none (readable without hdf5plugin)")
     convert.add_argument("--no-scan-convert", action="store_true", help="skip the scan-converted image_sc product")
-    convert.add_argument("--pixel-size-mm", type=_positive_float, help="image_sc pixel size (default: from the geometry)")
+    convert.add_argument("--pixel-size-mm", type=_positive_float,
+                         help="image_sc pixel size (default: from the geometry)")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_reader_options(convert)
     convert.set_defaults(handler=cmd_convert)

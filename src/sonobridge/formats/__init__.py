@@ -66,6 +66,7 @@ def open_recording(path: str | os.PathLike, **options: Any) -> Recording:
     sources = find_recordings(path)
     if len(sources) > 1:
         names = ", ".join(s.label for s in sources[:5])
-        raise AmbiguousInputError(path, f"holds {len(sources)} recordings ({names}{', ...' if len(sources) > 5 else ''}); "
+        more = ", ..." if len(sources) > 5 else ""
+        raise AmbiguousInputError(path, f"holds {len(sources)} recordings ({names}{more}); "
                                         "open one of them")
     return sources[0].open(**options)

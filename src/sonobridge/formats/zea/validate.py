@@ -104,11 +104,17 @@ def track_groups(handle) -> list[tuple[str, Any]]:
     """``(key, group)`` of each track: ``tracks/track_N`` in index order, or the root for the
     single-track flat layout (legacy files and the ``data/``+``scan/`` shorthand)."""
     if "tracks" in handle and not is_dataset(handle["tracks"]):
-        names = sorted(handle["tracks"], key=lambda n: int(n.rsplit("_", 1)[-1]) if n.rsplit("_", 1)[-1].isdigit() else 1 << 30)
+        names = sorted(handle["tracks"], key=_track_number)
         return [(f"tracks/{name}", handle["tracks"][name]) for name in names]
     if "data" in handle or "scan" in handle:
         return [("", handle)]
     return []
+
+
+def _track_number(name: str) -> int:
+    """N of ``track_N`` (unnumbered names sort last)."""
+    suffix = name.rsplit("_", 1)[-1]
+    return int(suffix) if suffix.isdigit() else 1 << 30
 
 
 class _Checker:
