@@ -291,3 +291,16 @@ def test_truncated_and_corrupted_conversions(full_capture, tmp_path):
         handle["custom/sonobridge/recording"] = '{"format": "sonobridge-recording/1", "streams": [{"x'
     with pytest.raises(FormatError, match="cap.hdf5"):
         read_zea(path)
+
+
+def test_channel_data_from_a_generic_file_is_not_mislabelled(tmp_path):
+    path = sz.File.create(tmp_path / "raw.hdf5", data={"raw_data": np.zeros((2, 3, 16, 4, 1), np.int16)},
+                          scan={"sampling_frequency": 1e7, "center_frequency": 5e6, "demodulation_frequency": 5e6,
+                                "initial_times": np.zeros(3), "t0_delays": np.zeros((3, 4)),
+                                "tx_apodizations": np.ones((3, 4)), "focus_distances": np.zeros(3),
+                                "transmit_origins": np.zeros((3, 3)), "polar_angles": np.zeros(3)},
+                          probe={"probe_geometry": np.zeros((4, 3))})
+    recording = read_zea(path)
+    assert recording.streams["raw_data"].frame_shape == (3, 16, 4)
+    with pytest.raises(sz.InvalidZeaDataError, match="not lines x samples"):
+        export_zea(recording, tmp_path / "again.hdf5")
