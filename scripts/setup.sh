@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs sonobridge into ./.venv. "setup.sh test" also installs the test tools (pytest, and
-# Debian's lzop, used by the tests to make real lzop files of every variant).
+# Installs sonobridge into ./.venv. "setup.sh test" also installs the test tools (pytest, zea,
+# datanavigator, telemed, OpenCV; Debian's lzop to make real lzop files of every variant and
+# Debian's ffmpeg/ffprobe to check our videos).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-main}"
@@ -20,7 +21,8 @@ if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then apt_install python3
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 if [ "$mode" = test ]; then
   command -v lzop >/dev/null || apt_install lzop
+  command -v ffprobe >/dev/null || apt_install ffmpeg   # real ffmpeg/ffprobe check our videos
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 else
-  .venv/bin/python -m pip install -q --disable-pip-version-check .
+  .venv/bin/python -m pip install -q --disable-pip-version-check '.[video]' 
 fi

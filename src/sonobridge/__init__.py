@@ -1,2 +1,17 @@
 """sonobridge: ultrasound recordings from scanner and lab formats to open, analysis-ready data."""
 __version__ = "0.1.0"
+
+__all__ = ["VideoReader", "export_video"]
+
+
+def __getattr__(name: str):
+    """Heavy parts load on first use, so ``import sonobridge`` stays light."""
+    if name == "export_video":
+        from .export.video import export_video
+
+        return export_video
+    if name == "VideoReader":
+        from .formats.video.reader import VideoReader
+
+        return VideoReader
+    raise AttributeError(f"module 'sonobridge' has no attribute {name!r}")

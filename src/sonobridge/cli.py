@@ -210,6 +210,33 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
+def cmd_video(args: argparse.Namespace) -> int:
+    from .export.video import export_video
+
+    failures: dict[str, str] = {}
+    results: dict[str, str] = {}
+    for label, recording in _each_recording(args.paths, args, failures):
+        out_dir = args.out_dir or Path(label.split(":")[0]).parent
+        produced = export_video(recording, out_dir, stem=_output_stem(label), crf=args.crf, keyint=args.keyint,
+                                fps=args.fps, flip=args.flip, skip_existing=not args.overwrite,
+                                overwrite=args.overwrite, progress=not args.quiet)
+        if not produced:
+            failures[label] = _report(UnsupportedInputError(label, "no uint8 image stream to encode"))
+        results.update(produced)
+    errors = {path: status for path, status in results.items() if status.startswith("error")}
+    for path, status in errors.items():
+        print(f"sonobridge: error: {path}: {status[len('error: '):]}", file=sys.stderr)
+    if args.json:
+        json.dump({**results, **{label: f"error: {problem}" for label, problem in failures.items()}},
+                  sys.stdout, indent=2)
+        print()
+    else:
+        for path, status in results.items():
+            if not status.startswith("error"):
+                print(f"{status:5} {path}")
+    return EXIT_DATA_ERROR if failures or errors else EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .zea import validate
 
@@ -320,6 +347,21 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_reader_options(convert)
     convert.set_defaults(handler=cmd_convert)
+
+    video = commands.add_parser("video", parents=[common], help="lossless grey HEVC .mp4 with a frame index",
+                                description="Encode every image stream of each recording at PATH to "
+                                            "<name>.mp4 (lossless monochrome HEVC, closed GOP, no B-frames) "
+                                            "with <name>.mp4.index.json and <name>.mp4.dnav-toc beside it. "
+                                            "Existing outputs whose index matches are kept (status hit).")
+    video.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
+    video.add_argument("--out-dir", help="output folder (default: beside each input)")
+    video.add_argument("--crf", type=float, help="lossy quality (default: lossless)")
+    video.add_argument("--keyint", type=int, default=30, help="frames between keyframes (default 30)")
+    video.add_argument("--fps", type=_positive_float, help="frame rate (default: the recording's mean rate)")
+    video.add_argument("--flip", action="store_true", help="mirror left/right")
+    video.add_argument("--overwrite", action="store_true", help="re-encode existing outputs")
+    _add_reader_options(video)
+    video.set_defaults(handler=cmd_video)
 
     validate = commands.add_parser("validate", parents=[common], help="check zea-format HDF5 files",
                                    description="Check each file against the zea data format "

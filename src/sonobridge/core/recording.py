@@ -86,7 +86,9 @@ class _TimeBase:
         clock = self.clock
         if clock is None or clock.size < 2:
             return 0.0
-        return float(np.int64(clock[-1]) - np.int64(clock[0])) * self.clock_unit_s
+        if clock.dtype.kind in "ui":     # integer ticks: subtract exactly before scaling
+            return float(np.int64(clock[-1]) - np.int64(clock[0])) * self.clock_unit_s
+        return float(clock[-1] - clock[0]) * self.clock_unit_s
 
 
 @dataclass(eq=False)

@@ -1,0 +1,222 @@
+"""Streams of the core model -> lossless monochrome HEVC ``.mp4`` with a frame index.
+
+Encoder: libx265 through PyAV (its wheels carry it), ``pix_fmt gray``, ``lossless=1`` (or a
+``crf`` for lossy output), preset ultrafast, constant frame rate at the stream's mean rate (real
+per-frame times go to the index). GOP: closed (``open-gop=0``), a keyframe every ``keyint`` frames
+(default 30) and no B-frames, so that
+
+* a random frame costs at most ``keyint`` decoded frames (x265's default of 250 costs ~9x more per
+  seek for ~2% smaller files, ../shared/notes/telemed-and-video.md);
+* every packet decodes to exactly one frame in display order: the frame index and datanavigator's
+  ``.dnav-toc`` are written from the encoder's own packets, with no second pass over the video
+  (``benchmarks/bench_video.py`` measures the size cost of each choice).
+
+Outputs are written under a temporary name and renamed when complete, then the sidecars are
+written; a video counts as done only when its index matches it, so an interrupted run is redone.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.geometry import LineGeometry
+from ..core.recording import Recording, SampleKind, Stream
+from ..errors import SonobridgeError
+from ..formats.video.index import FrameIndex, load_index, write_sidecars
+from .atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = Fraction(30)
+CHUNK_FRAMES = 16
+
+
+class Cancelled(SonobridgeError):
+    """``cancel_check()`` asked to stop; the unfinished output was removed."""
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """libx265 settings: ``crf`` None = lossless; ``keyint`` frames between keyframes."""
+
+    crf: float | None = None
+    keyint: int = 30
+    preset: str = "ultrafast"
+
+    def x265_params(self) -> str:
+        quality = "lossless=1" if self.crf is None else f"crf={self.crf:g}"
+        return f"{quality}:keyint={self.keyint}:open-gop=0:bframes=0:log-level=error"
+
+
+def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: int, height: int,
+                  fps: Fraction, settings: EncoderSettings = EncoderSettings(),
+                  cancel_check: Callable[[], bool] | None = None) -> FrameIndex:
+    """Encode uint8 ``(height, width)`` frames to an mp4 at ``path`` (written in place: callers
+    use a temporary name); returns the frame index taken from the muxed packets."""
+    from ..formats.video.reader import _require_av
+
+    av = _require_av()
+    pts, keyframe, durations = [], [], []
+
+    def mux(packets) -> None:
+        for packet in packets:
+            container.mux(packet)
+            pts.append(int(packet.pts))
+            keyframe.append(bool(packet.is_keyframe))
+            durations.append(int(packet.duration or 0))
+
+    with av.open(os.fspath(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx265", rate=fps, options={"preset": settings.preset,
+                                                                      "x265-params": settings.x265_params()})
+        stream.width, stream.height, stream.pix_fmt = width, height, "gray"
+        for number, frame in enumerate(frames):
+            if cancel_check is not None and cancel_check():
+                raise Cancelled(path, "cancelled")
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame, np.uint8), format="gray")
+            video_frame.pts = number
+            mux(stream.encode(video_frame))
+        mux(stream.encode(None))
+        time_base = Fraction(stream.time_base)
+    order = np.argsort(pts, kind="stable")
+    step = round(1 / (fps * time_base))
+    return FrameIndex(pts=np.asarray(pts, np.int64)[order], keyframe=np.asarray(keyframe, bool)[order],
+                      durations=np.where(np.asarray(durations, np.int64) > 0, durations, step)[order],
+                      time_base=time_base, width=width, height=height, fps=fps)
+
+
+# ---------------------------------------------------------------- streams to videos
+def video_streams(recording: Recording) -> dict[str, Stream]:
+    """The streams worth a video, as uint8 ``(n_frames, height, width)`` display frames: grey
+    images and B-mode as they are; envelope lines scan-converted when the probe is known, else
+    shown depth-down (samples as rows, lines as columns)."""
+    out = {}
+    for name, stream in recording.streams.items():
+        if not stream.has_frames or stream.dtype != np.uint8:
+            continue
+        if stream.kind in (SampleKind.BMODE, SampleKind.IMAGE) and len(stream.frame_shape) == 2:
+            out[name] = stream
+        elif stream.kind is SampleKind.ENVELOPE:
+            out[name] = _display_envelope(stream)
+    return out
+
+
+def _display_envelope(stream: Stream) -> Stream:
+    geometry = stream.geometry
+    if isinstance(geometry, LineGeometry) and geometry.probe is not None:
+        from ..processing.scan_convert import scan_convert
+
+        return scan_convert(stream)
+    frames = stream.require_frames()
+    lines, samples = stream.frame_shape
+    return stream.derive(stream.name, stream.kind, (samples, lines), np.uint8,
+                         lambda start, stop: np.swapaxes(np.asarray(frames[start:stop]), 1, 2),
+                         step="pre-scan lines shown depth-down (no probe geometry to scan-convert)")
+
+
+def stream_fps(stream: Stream) -> Fraction:
+    """The stream's mean frame rate as a Fraction (30 fps when unknown, e.g. one frame)."""
+    rate = stream.mean_frame_rate_hz
+    return Fraction(rate).limit_denominator(1001 * 1000) if rate else DEFAULT_FPS
+
+
+def _frames(stream: Stream, crop: tuple[int, int, int, int] | None, flip: bool) -> Iterator[np.ndarray]:
+    frames = stream.require_frames()
+    top, bottom, left, right = crop or (0, stream.frame_shape[0], 0, stream.frame_shape[1])
+    for start in range(0, stream.n_frames, CHUNK_FRAMES):
+        block = np.asarray(frames[start:start + CHUNK_FRAMES])[:, top:bottom, left:right]
+        yield from (block[:, :, ::-1] if flip else block)
+
+
+def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int, int, int] | None = None,
+                flip: bool = False, fps: float | Fraction | None = None, settings: EncoderSettings = EncoderSettings(),
+                progress: bool = False, cancel_check: Callable[[], bool] | None = None,
+                dnav_toc: bool = True) -> FrameIndex:
+    """Encode one uint8 ``(n_frames, height, width)`` stream to ``path`` atomically and write its
+    index (and ``.dnav-toc``). ``crop``: ``(top, bottom, left, right)`` pixels; ``flip``: mirror
+    left/right; ``fps``: override of the mean frame rate."""
+    from tqdm.auto import tqdm
+
+    if stream.dtype != np.uint8 or len(stream.frame_shape) != 2:
+        raise SonobridgeError(stream.label, f"video needs uint8 (height, width) frames, not {stream.dtype} "
+                                            f"{stream.frame_shape}")
+    top, bottom, left, right = crop or (0, stream.frame_shape[0], 0, stream.frame_shape[1])
+    height, width = np.broadcast_to(np.uint8(0), stream.frame_shape)[top:bottom, left:right].shape
+    if not height or not width:
+        raise SonobridgeError(stream.label, f"crop {crop} leaves no pixels of {stream.frame_shape}")
+    rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else stream_fps(stream)
+    frames = tqdm(_frames(stream, crop, flip), total=stream.n_frames, unit="frame", desc=Path(path).name,
+                  disable=not progress, leave=False)
+    with atomic_path(path) as temporary:
+        index = encode_frames(frames, temporary, width, height, rate, settings, cancel_check)
+    times = stream.timestamps_s
+    index.time_s = times if times is not None and times.size == len(index) else None
+    index.source = {"stream": stream.name, "label": stream.label, "crop": crop, "flip": flip}
+    write_sidecars(path, index, dnav=dnav_toc)
+    return index
+
+
+def output_names(stem: str, names: list[str]) -> dict[str, str]:
+    """``<stem>.mp4`` for a single stream, ``<stem>_<stream>.mp4`` for several."""
+    if len(names) == 1:
+        return {names[0]: f"{stem}.mp4"}
+    return {name: f"{stem}_{name}.mp4" for name in names}
+
+
+def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | os.PathLike | None = None, *,
+                 stem: str | None = None, crop: tuple[int, int, int, int] | None = None, flip: bool = False,
+                 fps: float | None = None, crf: float | None = None, keyint: int = 30,
+                 skip_existing: bool = True, overwrite: bool = False, progress: bool = True,
+                 progress_callback: Callable[[int, int, str, str], None] | None = None,
+                 cancel_check: Callable[[], bool] | None = None, dnav_toc: bool = True,
+                 **reader_options: Any) -> dict[str, str]:
+    """Write one ``.mp4`` (+ ``.index.json`` + ``.dnav-toc``) per video-able stream of ``source``
+    (a path, a Recording or one Stream) into ``out_dir`` (default: beside a path source, else the
+    current folder). Returns ``{path: "built" | "hit" | "error: ..."}``.
+
+    ``crf``: lossy quality (None = lossless); ``keyint``: frames between keyframes;
+    ``skip_existing``: keep an output whose index matches it ("hit"); ``overwrite``: re-encode
+    anyway; ``progress_callback(index, total, path, status)`` after each output;
+    ``cancel_check()`` polled per frame (a cancelled output is removed, status "error: cancelled").
+    """
+    if isinstance(source, Stream):
+        streams, name = {source.name: source}, source.name
+    else:
+        if not isinstance(source, Recording):
+            from ..formats import open_recording
+
+            out_dir = out_dir if out_dir is not None else Path(source).parent
+            source = open_recording(source, **reader_options)
+        streams, name = video_streams(source), source.name
+    folder = Path(out_dir if out_dir is not None else ".")
+    names = output_names(stem or name, list(streams))
+    settings = EncoderSettings(crf=crf, keyint=keyint)
+    results: dict[str, str] = {}
+    for number, (stream_name, stream) in enumerate(streams.items()):
+        path = folder / names[stream_name]
+        results[str(path)] = _export_one(stream, path, skip_existing and not overwrite, overwrite,
+                                         dict(crop=crop, flip=flip, fps=fps, settings=settings, progress=progress,
+                                              cancel_check=cancel_check, dnav_toc=dnav_toc))
+        if progress_callback is not None:
+            progress_callback(number, len(streams), str(path), results[str(path)])
+    return results
+
+
+def _export_one(stream: Stream, path: Path, skip_existing: bool, overwrite: bool, options: dict[str, Any]) -> str:
+    if path.exists() and not overwrite:
+        if skip_existing and load_index(path) is not None:
+            return "hit"
+        if not skip_existing:
+            return "error: exists (pass overwrite=True to replace it)"
+        log.info("%s: exists without a matching index (interrupted run?): encoding again", path)
+    try:
+        write_video(stream, path, **options)
+    except SonobridgeError as error:
+        return f"error: {error.problem}"
+    return "built"
