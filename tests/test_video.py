@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import sonobridge
+import sonobridge.errors
 import sonobridge.zea as sz
 from sonobridge.cli import main
 from sonobridge.core.recording import Provenance, SampleKind, Stream
@@ -213,3 +214,13 @@ def test_zea_image_to_video_and_cli(tmp_path, capsys):
     (tmp_path / "bad.mp4").write_bytes(b"\0" * 1000)
     with pytest.raises(sonobridge.errors.SonobridgeError, match="bad.mp4"):
         sonobridge.VideoReader(tmp_path / "bad.mp4")
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.9])
+def test_truncated_video_gives_a_clear_error(encoded, tmp_path, keep):
+    path, frames = encoded[(499, 601)]
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
+    with pytest.raises(sonobridge.errors.FormatError, match="cut.mp4"):
+        with sonobridge.VideoReader(cut) as reader:
+            reader[len(frames) - 1]

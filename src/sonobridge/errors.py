@@ -53,5 +53,9 @@ class OutputExistsError(SonobridgeError, FileExistsError):
     """The output path exists and overwriting was not asked for."""
 
 
+class MissingDependencyError(SonobridgeError, ImportError):
+    """An optional dependency this feature needs is not installed (the message says which extra)."""
+
+
 class TruncatedDataWarning(UserWarning):
     """Only the complete frames of a truncated file were returned."""

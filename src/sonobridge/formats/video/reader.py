@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FormatError
+from ...errors import FormatError, MissingDependencyError
 from .index import FrameIndex, build_index, load_index
 
 
@@ -24,7 +24,7 @@ def _require_av():
     try:
         import av
     except ImportError:
-        raise ImportError("video support needs PyAV: pip install 'sonobridge[video]'") from None
+        raise MissingDependencyError(None, "video support needs PyAV: pip install 'sonobridge[video]'") from None
     return av
 
 
@@ -91,6 +91,13 @@ class VideoReader:
         if not -n <= index < n:
             raise IndexError(f"frame {index} out of range for {n} frames")
         index %= n
+        try:
+            return self._locate(index)
+        except _require_av().error.FFmpegError as error:
+            self._last = -1
+            raise FormatError(self.path, f"frame {index} could not be decoded ({error})") from None
+
+    def _locate(self, index: int) -> np.ndarray:
         position = int(np.searchsorted(self._keyframes, index, side="right")) - 1
         keyframe = int(self._keyframes[max(position, 0)])
         if not keyframe <= self._last < index:
