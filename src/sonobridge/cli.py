@@ -55,7 +55,12 @@ def _text_summary(label: str, info: dict[str, Any]) -> list[str]:
                      f"{'' if stream['has_frames'] else ' (timing only, no frame data)'}, "
                      f"{stream['duration_s']:.3f} s" + (f", {rate:.1f} fps" if rate else ""))
         geometry = stream.get("geometry")
-        if geometry:
+        if geometry and geometry.get("type") == "pixels":
+            dz, dx = geometry["pixel_spacing_m"]
+            lines.append(f"    geometry: pixels {dx * 1e3:.4f} x {dz * 1e3:.4f} mm, x "
+                         f"{geometry['x_range_m'][0] * 1e3:.1f}..{geometry['x_range_m'][1] * 1e3:.1f} mm, z "
+                         f"{geometry['z_range_m'][0] * 1e3:.1f}..{geometry['z_range_m'][1] * 1e3:.1f} mm")
+        elif geometry:
             depth = geometry.get("depth_range_m")
             lines.append(f"    geometry: fs {geometry['sampling_frequency_hz'] / 1e6:g} MHz, depth "
                          f"{depth[0] * 1e3:.2f}..{depth[1] * 1e3:.2f} mm, steer "
@@ -107,7 +112,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _output_stem(label: str) -> str:
     container, _, prefix = label.rpartition(":")
-    stem = f"{Path(container).name}-{prefix}" if container else Path(label).name
+    stem = f"{Path(container).name}-{prefix}" if container else Path(label).stem
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", stem)
 
 

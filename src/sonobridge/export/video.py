@@ -94,17 +94,32 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: 
 # ---------------------------------------------------------------- streams to videos
 def video_streams(recording: Recording) -> dict[str, Stream]:
     """The streams worth a video, as uint8 ``(n_frames, height, width)`` display frames: grey
-    images and B-mode as they are; envelope lines scan-converted when the probe is known, else
-    shown depth-down (samples as rows, lines as columns)."""
+    images and B-mode as they are, RGB images as their luma; envelope lines scan-converted when
+    the probe is known, else shown depth-down (samples as rows, lines as columns)."""
     out = {}
     for name, stream in recording.streams.items():
         if not stream.has_frames or stream.dtype != np.uint8:
             continue
         if stream.kind in (SampleKind.BMODE, SampleKind.IMAGE) and len(stream.frame_shape) == 2:
             out[name] = stream
+        elif stream.kind is SampleKind.IMAGE and stream.frame_shape[2:] == (3,):
+            out[name] = _grey(stream)
         elif stream.kind is SampleKind.ENVELOPE:
             out[name] = _display_envelope(stream)
     return out
+
+
+def _grey(stream: Stream) -> Stream:
+    """RGB frames as grey (ITU-R BT.601 luma, rounded): exact where R = G = B, as in the grey parts
+    of ultrasound screens; colour overlays become their luminance."""
+    frames = stream.require_frames()
+    weights = np.asarray([0.299, 0.587, 0.114], np.float32)
+
+    def read_range(start: int, stop: int) -> np.ndarray:
+        return np.rint(np.asarray(frames[start:stop], np.float32) @ weights).astype(np.uint8)
+
+    return stream.derive(stream.name, stream.kind, stream.frame_shape[:2], np.uint8, read_range,
+                         step="RGB shown as grey (BT.601 luma)")
 
 
 def _display_envelope(stream: Stream) -> Stream:

@@ -47,7 +47,26 @@ def _zea_sources(path: Path) -> list[RecordingSource] | None:
     return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_zea(f)) for f in files] or None
 
 
-_FINDERS = [_zea_sources, _clarius_sources]
+def _is_dicom(path: Path) -> bool:
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
+def _dicom_sources(path: Path) -> list[RecordingSource] | None:
+    from .dicom.reader import FORMAT, read_dicom
+
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower()
+                                                 in (".dcm", ".dicom"))
+    files = [f for f in files if _is_dicom(f)]
+    return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_dicom(f)) for f in files] or None
+
+
+_FINDERS = [_zea_sources, _dicom_sources, _clarius_sources]
 
 
 def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
@@ -58,7 +77,7 @@ def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
     sources = [source for finder in _FINDERS for source in (finder(path) or [])]
     if sources:
         return sources
-    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data, zea HDF5)")
+    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data, zea HDF5, DICOM)")
 
 
 def open_recording(path: str | os.PathLike, **options: Any) -> Recording:

@@ -1,0 +1,290 @@
+"""DICOM pixel data -> NumPy, every transfer syntax, frames decoded in parallel into one array.
+
+pydicom parses the dataset and splits encapsulated pixel data into frames; imagecodecs' codecs do
+the pixel work (libjpeg-turbo for JPEG baseline/extended/lossless, CharLS for JPEG-LS, OpenJPEG for
+JPEG 2000 and HTJ2K, its DICOM RLE decoder). Each frame is decoded straight into a preallocated
+``(n_frames, rows, columns[, samples])`` array on a thread pool (the codecs release the GIL), so
+peak memory stays close to the result.
+
+Photometric interpretation: YBR_FULL and YBR_FULL_422 come back as RGB (as pydicom's
+``pixel_array``), JPEG 2000 YBR_ICT/RCT as RGB (the codestream's own transform), PALETTE COLOR as
+the stored indices (the palette is in the metadata). A JPEG stream's own colour signalling (Adobe
+APP14 transform flag, JFIF marker, component ids ``R G B``) wins over the header when they disagree.
+"""
+from __future__ import annotations
+
+import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...errors import FormatError, MissingDependencyError
+
+NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
+BIG_ENDIAN = "1.2.840.10008.1.2.2"
+DEFLATED_FRAMES = "1.2.840.10008.1.2.8.1"
+JPEG_8_12 = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
+JPEG_LOSSLESS = {"1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"}
+JPEG_LS = {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"}
+JPEG_2000 = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
+             "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"}
+RLE = "1.2.840.10008.1.2.5"
+
+
+@dataclass(frozen=True)
+class PixelLayout:
+    """What the header says about the pixels of one dataset."""
+
+    n_frames: int
+    rows: int
+    columns: int
+    samples: int
+    bits_allocated: int
+    bits_stored: int
+    signed: bool
+    photometric: str
+    planar: bool
+    transfer_syntax: str
+
+    @classmethod
+    def of(cls, ds, label: str) -> PixelLayout:
+        try:
+            layout = cls(n_frames=int(ds.get("NumberOfFrames", 1) or 1), rows=int(ds.Rows), columns=int(ds.Columns),
+                         samples=int(ds.get("SamplesPerPixel", 1)), bits_allocated=int(ds.BitsAllocated),
+                         bits_stored=int(ds.get("BitsStored", ds.BitsAllocated)),
+                         signed=int(ds.get("PixelRepresentation", 0)) == 1,
+                         photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
+                         planar=int(ds.get("PlanarConfiguration", 0) or 0) == 1,
+                         transfer_syntax=str(ds.file_meta.TransferSyntaxUID) if "TransferSyntaxUID" in ds.get(
+                             "file_meta", {}) else "1.2.840.10008.1.2")
+        except (AttributeError, TypeError, ValueError) as error:
+            raise FormatError(label, f"incomplete image pixel description ({error})") from None
+        if min(layout.rows, layout.columns, layout.samples, layout.n_frames) < 1 or \
+                layout.bits_allocated not in (1, 8, 16, 32, 64):
+            raise FormatError(label, f"impossible pixel description: {layout}")
+        return layout
+
+    @property
+    def dtype(self) -> np.dtype:
+        if self.bits_allocated == 1:
+            return np.dtype(np.uint8)
+        return np.dtype(f"{'i' if self.signed else 'u'}{self.bits_allocated // 8}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.n_frames, self.rows, self.columns) + ((self.samples,) if self.samples > 1 else ())
+
+
+def _require_codecs():
+    try:
+        import imagecodecs
+    except ImportError:
+        raise MissingDependencyError(None, "compressed DICOM needs imagecodecs: pip install 'sonobridge[dicom]'") from None
+    return imagecodecs
+
+
+def _jpeg_colour(data: bytes, photometric: str) -> str:
+    """The colour space a 3-component JPEG stream is coded in: its own markers first (Adobe APP14
+    transform flag, JFIF, component ids R G B), else what the DICOM header says."""
+    head = bytes(data[:4096])
+    adobe = head.find(b"\xff\xeeAdobe")
+    if adobe >= 0 and adobe + 16 <= len(head):
+        return "YCbCr" if head[adobe + 15] == 1 else "RGB"
+    if head.find(b"\xff\xe0") >= 0 and head.find(b"JFIF\0") >= 0:
+        return "YCbCr"
+    sof = next((head.find(marker) for marker in (b"\xff\xc0", b"\xff\xc1", b"\xff\xc2") if head.find(marker) >= 0), -1)
+    if sof >= 0 and sof + 19 <= len(head) and head[sof + 9] == 3 and head[sof + 10:sof + 19:3] == b"RGB":
+        return "RGB"
+    return "YCbCr" if photometric.startswith("YBR") else "RGB"
+
+
+class _FrameDecoder:
+    """Decodes one encapsulated frame (bytes) into ``out`` (one frame of the result)."""
+
+    def __init__(self, layout: PixelLayout, label: str):
+        self.layout, self.label = layout, label
+
+    def __call__(self, data: bytes, out: np.ndarray) -> None:
+        syntax = self.layout.transfer_syntax
+        codecs = _require_codecs() if syntax != DEFLATED_FRAMES else None
+        if syntax in JPEG_8_12:
+            if self.layout.samples == 3:
+                colour = _jpeg_colour(data, self.layout.photometric)
+                image = codecs.jpeg8_decode(data, colorspace=colour, outcolorspace="RGB")
+            else:
+                image = codecs.jpeg8_decode(data)
+        elif syntax in JPEG_LOSSLESS:
+            image = codecs.ljpeg_decode(data)
+        elif syntax in JPEG_LS:
+            image = codecs.jpegls_decode(data)
+        elif syntax in JPEG_2000:
+            image = codecs.jpeg2k_decode(data)
+        elif syntax == RLE:
+            image = self._rle(codecs, data)
+        elif syntax == DEFLATED_FRAMES:
+            image = native_frames(zlib.decompress(data, -15), self.layout, 1, self.label)[0]
+        else:
+            raise FormatError(self.label, f"transfer syntax {syntax} is not supported")
+        self._store(image, out)
+
+    def _rle(self, codecs, data: bytes) -> np.ndarray:
+        layout = self.layout            # the codec returns sample planes in native byte order
+        raw = np.frombuffer(codecs.dicomrle_decode(data, layout.dtype), layout.dtype)
+        planes = layout.samples
+        expected = layout.rows * layout.columns * planes
+        if raw.size < expected:
+            raise FormatError(self.label, f"RLE frame decodes to {raw.size} samples, {expected} expected")
+        image = raw[:expected].reshape(planes, layout.rows, layout.columns)
+        return np.moveaxis(image, 0, -1) if planes > 1 else image[0]
+
+    def _store(self, image: np.ndarray, out: np.ndarray) -> None:
+        image = np.asarray(image)
+        if image.ndim == 3 and image.shape[-1] == 1 and out.ndim == 2:
+            image = image[..., 0]
+        if image.shape != out.shape:
+            raise FormatError(self.label, f"frame decodes to shape {image.shape}, the header says {out.shape}")
+        out[...] = image.astype(out.dtype, copy=False) if image.dtype.kind != out.dtype.kind or \
+            image.dtype.itemsize > out.dtype.itemsize else image
+
+
+def native_frames(buffer: bytes | memoryview, layout: PixelLayout, n_frames: int, label: str) -> np.ndarray:
+    """Uncompressed pixel bytes -> ``(n_frames, rows, columns[, samples])`` (a view when possible)."""
+    per_frame = layout.rows * layout.columns * layout.samples
+    if layout.bits_allocated == 1:
+        bits = np.unpackbits(np.frombuffer(buffer, np.uint8), bitorder="little")
+        if bits.size < per_frame * n_frames:
+            raise FormatError(label, "pixel data shorter than the header says")
+        return bits[:per_frame * n_frames].reshape(n_frames, layout.rows, layout.columns)
+    if layout.photometric == "YBR_FULL_422":
+        return _expand_422(buffer, layout, n_frames, label)
+    dtype = layout.dtype.newbyteorder(">" if layout.transfer_syntax == BIG_ENDIAN else "<")
+    needed = per_frame * n_frames * dtype.itemsize
+    if len(buffer) < needed:
+        raise FormatError(label, f"pixel data holds {len(buffer)} bytes, the header needs {needed}")
+    flat = np.frombuffer(buffer, dtype, count=per_frame * n_frames)
+    if layout.samples == 1:
+        return flat.reshape(n_frames, layout.rows, layout.columns)
+    if layout.planar:
+        return np.moveaxis(flat.reshape(n_frames, layout.samples, layout.rows, layout.columns), 1, -1)
+    return flat.reshape(n_frames, layout.rows, layout.columns, layout.samples)
+
+
+def _expand_422(buffer, layout: PixelLayout, n_frames: int, label: str) -> np.ndarray:
+    """Uncompressed YBR_FULL_422: per pixel pair ``Y1 Y2 Cb Cr`` -> full YCbCr."""
+    pairs = layout.rows * layout.columns // 2
+    if len(buffer) < pairs * 4 * n_frames:
+        raise FormatError(label, "pixel data shorter than the header says")
+    quads = np.frombuffer(buffer, np.uint8, count=pairs * 4 * n_frames).reshape(n_frames, pairs, 4)
+    out = np.empty((n_frames, pairs, 2, 3), np.uint8)
+    out[:, :, 0, 0], out[:, :, 1, 0] = quads[:, :, 0], quads[:, :, 1]
+    out[:, :, :, 1], out[:, :, :, 2] = quads[:, :, 2:3], quads[:, :, 3:4]
+    return out.reshape(n_frames, layout.rows, layout.columns, 3)
+
+
+def _finish(pixels: np.ndarray, layout: PixelLayout, encapsulated: bool) -> np.ndarray:
+    """Native byte order, sign extension of BitsStored, YBR -> RGB where pydicom does it."""
+    if pixels.dtype.byteorder == ">":
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
+    if layout.signed and layout.bits_stored < layout.bits_allocated and pixels.dtype.kind == "i":
+        shift = pixels.dtype.itemsize * 8 - layout.bits_stored
+        pixels = (pixels << shift) >> shift
+    ybr_stored = layout.photometric in ("YBR_FULL", "YBR_FULL_422") and (
+        not encapsulated or layout.transfer_syntax in (RLE, DEFLATED_FRAMES))
+    if ybr_stored and layout.samples == 3:
+        from pydicom.pixels import convert_color_space
+
+        pixels = convert_color_space(pixels, "YBR_FULL", "RGB")
+    return pixels
+
+
+def decode_dataset(ds, label: str, frame: int = 0, threads: int | None = None,
+                   frames: range | None = None) -> np.ndarray:
+    """Pixels of a parsed dataset ``[frames, rows, cols(, samples)]``; ``frame`` is 1-based,
+    0 = all frames; ``frames`` (0-based range) selects several."""
+    if "PixelData" not in ds:
+        raise FormatError(label, "no pixel data")
+    layout = PixelLayout.of(ds, label)
+    if not 0 <= frame <= layout.n_frames:
+        raise IndexError(f"{label}: frame {frame} out of 1..{layout.n_frames}")
+    wanted = frames if frames is not None else range(layout.n_frames) if frame == 0 else range(frame - 1, frame)
+    syntax = layout.transfer_syntax
+    if syntax in NATIVE:
+        buffer = ds.PixelData
+        if syntax == BIG_ENDIAN and layout.bits_allocated == 8 and ds["PixelData"].VR == "OW":
+            buffer = np.frombuffer(buffer, ">u2").astype("<u2").tobytes()   # OW words were byte-swapped
+        pixels = native_frames(buffer, layout, layout.n_frames, label)[wanted.start:wanted.stop]
+        return _finish(np.array(pixels), layout, encapsulated=False)
+    fragments = _encapsulated_frames(ds, layout, label)
+    decoder = _FrameDecoder(layout, label)
+    dtype = np.uint8 if layout.photometric.startswith("YBR") and layout.bits_allocated == 8 else layout.dtype
+    out = np.empty((len(wanted), *layout.shape[1:]), dtype)
+    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+        jobs = [pool.submit(_guarded, decoder, fragments[index], out[slot], label)
+                for slot, index in enumerate(wanted)]
+        for job in jobs:
+            job.result()
+    return _finish(out, layout, encapsulated=True)
+
+
+def _guarded(decoder: _FrameDecoder, data: bytes, out: np.ndarray, label: str) -> None:
+    try:
+        decoder(data, out)
+    except (FormatError, MissingDependencyError):
+        raise
+    except (RuntimeError, ValueError, zlib.error, Exception) as error:  # codec errors have many types
+        raise FormatError(label, f"undecodable frame ({type(error).__name__}: {error})") from None
+
+
+def _encapsulated_frames(ds, layout: PixelLayout, label: str) -> list[bytes]:
+    from pydicom.encaps import generate_frames
+
+    try:
+        frames = list(generate_frames(ds.PixelData, number_of_frames=layout.n_frames))
+    except (ValueError, KeyError, TypeError, IndexError, EOFError) as error:
+        raise FormatError(label, f"encapsulated pixel data does not add up ({error})") from None
+    if len(frames) < layout.n_frames:
+        raise FormatError(label, f"{len(frames)} encapsulated frames, the header says {layout.n_frames}")
+    return frames
+
+
+def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False):
+    """``pydicom.dcmread``; not-DICOM and damaged files raise the package's errors."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    from ...errors import UnsupportedInputError
+
+    try:
+        try:
+            return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+        except InvalidDicomError as error:
+            # no preamble/file meta (old ACR-NEMA style): accept only if it parses as an image
+            ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
+            if "SOPClassUID" not in ds and "Rows" not in ds:
+                raise UnsupportedInputError(path, f"not a DICOM file ({error})") from None
+            return ds
+    except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError, OverflowError) as error:
+        raise FormatError(path, f"unreadable DICOM ({type(error).__name__}: {error})") from None
+
+
+def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, with_meta: bool = False
+           ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
+    """Pixels of the DICOM file at ``path`` as ``[frames, rows, cols(, samples)]``.
+
+    ``frame``: 1-based frame number, 0 = all. ``rescale``: float32 real-world values
+    (RescaleSlope/Intercept). ``with_meta``: also return the geometry sidecar
+    (:func:`sonobridge.formats.dicom.meta.geometry_meta`)."""
+    ds = read_dataset(path)
+    label = os.fspath(path)
+    pixels = decode_dataset(ds, label, frame)
+    if rescale:
+        slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+        pixels = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+    if with_meta:
+        from .meta import geometry_meta
+
+        return pixels, geometry_meta(ds)
+    return pixels

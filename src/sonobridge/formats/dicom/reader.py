@@ -1,0 +1,73 @@
+"""A DICOM image file -> :class:`~sonobridge.core.recording.Recording` (frames decoded on access).
+
+One stream ``image`` ``(n_frames, rows, columns[, 3])``: grey or RGB as decoded
+(:mod:`.pixels`), timed by the frame times (seconds), on a :class:`PixelGrid` in metres when the
+file carries a 2D ultrasound region calibrated in length units (else PixelSpacing), with the
+regions, the geometry sidecar and the header (every non-pixel element, as DICOM JSON) kept.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ...core.frames import LazyFrames
+from ...core.geometry import PixelGrid
+from ...core.recording import Provenance, Recording, SampleKind, Stream
+from .meta import frame_times_s, geometry_meta, tissue_region
+from .pixels import PixelLayout, decode_dataset, read_dataset
+
+FORMAT = "dicom"
+
+
+def _grid(ds, layout: PixelLayout) -> PixelGrid | None:
+    region = tissue_region(ds)
+    if region is not None:
+        return region.pixel_grid(layout.rows, layout.columns)
+    spacing = ds.get("PixelSpacing")
+    if spacing is not None and len(spacing) == 2:
+        dy, dx = float(spacing[0]) / 1e3, float(spacing[1]) / 1e3
+        return PixelGrid(x_m=np.arange(layout.columns) * dx, z_m=np.arange(layout.rows) * dy)
+    return None
+
+
+def _header(ds) -> dict:
+    """Every element except bulk pixel data, as DICOM JSON (PS3.18 F.2)."""
+    return ds.to_json_dict(bulk_data_threshold=4096, bulk_data_element_handler=lambda element: "")
+
+
+def _start_time(ds) -> dt.datetime | None:
+    for date_key, time_key in (("AcquisitionDate", "AcquisitionTime"), ("ContentDate", "ContentTime"),
+                               ("StudyDate", "StudyTime")):
+        date, time = str(ds.get(date_key, "") or ""), str(ds.get(time_key, "") or "")
+        if len(date) == 8:
+            try:
+                return dt.datetime.strptime(date + (time.split(".")[0].ljust(6, "0")[:6] or "000000"), "%Y%m%d%H%M%S")
+            except ValueError:
+                continue
+    return None
+
+
+def read_dicom(path: str | os.PathLike) -> Recording:
+    """Read one DICOM image file (the pixel data stays undecoded until frames are read)."""
+    label = os.fspath(path)
+    ds = read_dataset(path)
+    layout = PixelLayout.of(ds, label)
+    shape = layout.shape
+    decoded_dtype = np.uint8 if layout.photometric.startswith("YBR") and layout.bits_allocated == 8 else layout.dtype
+    frames = LazyFrames(shape, decoded_dtype,
+                        lambda start, stop: decode_dataset(ds, label, frames=range(start, stop)))
+    times = frame_times_s(ds)
+    meta = geometry_meta(ds)
+    provenance = Provenance((label,), FORMAT, format_version=layout.transfer_syntax,
+                            software_version=str(ds.get("SoftwareVersions", "")) or None)
+    stream = Stream(name="image", kind=SampleKind.IMAGE, frame_shape=shape[1:], dtype=decoded_dtype, frames=frames,
+                    clock_source=times, clock_unit_s=1.0, geometry=_grid(ds, layout),
+                    parameters={"modality": meta["modality"], "photometric_interpretation": layout.photometric,
+                                "transfer_syntax": layout.transfer_syntax, "us_regions": meta["us_regions"],
+                                "pixel_spacing_m": meta["pixel_spacing_m"]},
+                    metadata=_header(ds), provenance=provenance, time_origin=0.0 if times is not None else None)
+    return Recording(name=Path(label).stem, streams={"image": stream}, start_time=_start_time(ds),
+                     provenance=provenance)
