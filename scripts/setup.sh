@@ -24,5 +24,5 @@ if [ "$mode" = test ]; then
   command -v ffprobe >/dev/null || apt_install ffmpeg   # real ffmpeg/ffprobe check our videos
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 else
-  .venv/bin/python -m pip install -q --disable-pip-version-check '.[video]' 
+  .venv/bin/python -m pip install -q --disable-pip-version-check '.[video,dicom]'
 fi

@@ -13,15 +13,17 @@ APP14 transform flag, JFIF marker, component ids ``R G B``) wins over the header
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ...errors import FormatError, MissingDependencyError
+from ...errors import FormatError, MissingDependencyError, SonobridgeError
 
 NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
@@ -32,6 +34,7 @@ JPEG_LS = {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"}
 JPEG_2000 = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
              "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"}
 RLE = "1.2.840.10008.1.2.5"
+PARALLEL_BYTES = 1 << 20          # smaller results decode on the calling thread
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class _FrameDecoder:
         if syntax in JPEG_8_12:
             if self.layout.samples == 3:
                 colour = _jpeg_colour(data, self.layout.photometric)
+                if out.dtype == np.uint8:          # straight into the result: no copy
+                    codecs.jpeg8_decode(data, colorspace=colour, outcolorspace="RGB", out=out)
+                    return
                 image = codecs.jpeg8_decode(data, colorspace=colour, outcolorspace="RGB")
             else:
                 image = codecs.jpeg8_decode(data)
@@ -200,10 +206,27 @@ def _finish(pixels: np.ndarray, layout: PixelLayout, encapsulated: bool) -> np.n
     return pixels
 
 
+@contextlib.contextmanager
+def damaged_content(label: str) -> Iterator[None]:
+    """Turn whatever pydicom or a codec raises on damaged content into one FormatError naming the
+    file (pydicom parses elements lazily, so malformed values surface on access with many types)."""
+    try:
+        yield
+    except (SonobridgeError, IndexError, MemoryError):
+        raise
+    except Exception as error:  # noqa: BLE001 - third-party parsers raise arbitrary types on bad bytes
+        raise FormatError(label, f"damaged DICOM content ({type(error).__name__}: {error})") from None
+
+
 def decode_dataset(ds, label: str, frame: int = 0, threads: int | None = None,
                    frames: range | None = None) -> np.ndarray:
     """Pixels of a parsed dataset ``[frames, rows, cols(, samples)]``; ``frame`` is 1-based,
     0 = all frames; ``frames`` (0-based range) selects several."""
+    with damaged_content(label):
+        return _decode_dataset(ds, label, frame, threads, frames)
+
+
+def _decode_dataset(ds, label: str, frame: int, threads: int | None, frames: range | None) -> np.ndarray:
     if "PixelData" not in ds:
         raise FormatError(label, "no pixel data")
     layout = PixelLayout.of(ds, label)
@@ -221,6 +244,10 @@ def decode_dataset(ds, label: str, frame: int = 0, threads: int | None = None,
     decoder = _FrameDecoder(layout, label)
     dtype = np.uint8 if layout.photometric.startswith("YBR") and layout.bits_allocated == 8 else layout.dtype
     out = np.empty((len(wanted), *layout.shape[1:]), dtype)
+    if len(wanted) == 1 or out.nbytes < PARALLEL_BYTES:        # not worth a thread pool
+        for slot, index in enumerate(wanted):
+            _guarded(decoder, fragments[index], out[slot], label)
+        return _finish(out, layout, encapsulated=True)
     with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
         jobs = [pool.submit(_guarded, decoder, fragments[index], out[slot], label)
                 for slot, index in enumerate(wanted)]
@@ -230,12 +257,8 @@ def decode_dataset(ds, label: str, frame: int = 0, threads: int | None = None,
 
 
 def _guarded(decoder: _FrameDecoder, data: bytes, out: np.ndarray, label: str) -> None:
-    try:
+    with damaged_content(label):
         decoder(data, out)
-    except (FormatError, MissingDependencyError):
-        raise
-    except (RuntimeError, ValueError, zlib.error, Exception) as error:  # codec errors have many types
-        raise FormatError(label, f"undecodable frame ({type(error).__name__}: {error})") from None
 
 
 def _encapsulated_frames(ds, layout: PixelLayout, label: str) -> list[bytes]:
@@ -257,7 +280,9 @@ def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False):
 
     from ...errors import UnsupportedInputError
 
-    try:
+    if not os.path.isfile(path):
+        raise UnsupportedInputError(path, "no such file")
+    with damaged_content(os.fspath(path)):
         try:
             return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
         except InvalidDicomError as error:
@@ -266,8 +291,6 @@ def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False):
             if "SOPClassUID" not in ds and "Rows" not in ds:
                 raise UnsupportedInputError(path, f"not a DICOM file ({error})") from None
             return ds
-    except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError, OverflowError) as error:
-        raise FormatError(path, f"unreadable DICOM ({type(error).__name__}: {error})") from None
 
 
 def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, with_meta: bool = False
@@ -280,6 +303,13 @@ def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, wi
     ds = read_dataset(path)
     label = os.fspath(path)
     pixels = decode_dataset(ds, label, frame)
+    if with_meta or rescale:
+        with damaged_content(label):
+            return _rescaled_with_meta(ds, pixels, rescale, with_meta)
+    return pixels
+
+
+def _rescaled_with_meta(ds, pixels: np.ndarray, rescale: bool, with_meta: bool):
     if rescale:
         slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
         pixels = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
