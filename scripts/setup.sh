@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs sonobridge into ./.venv. "setup.sh test" also installs the test tools (pytest, zea,
 # datanavigator, telemed, OpenCV; Debian's lzop to make real lzop files of every variant and
-# Debian's ffmpeg/ffprobe to check our videos).
+# Debian's ffmpeg/ffprobe to check our videos, dicom3tools' dciodvfy to validate our DICOM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-main}"
@@ -22,6 +22,7 @@ if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then apt_install python3
 if [ "$mode" = test ]; then
   command -v lzop >/dev/null || apt_install lzop
   command -v ffprobe >/dev/null || apt_install ffmpeg   # real ffmpeg/ffprobe check our videos
+  command -v dciodvfy >/dev/null || apt_install dicom3tools   # validates the DICOM we write
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check '.[video,dicom]'

@@ -184,9 +184,23 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
+def _convert_one(recording, path: Path, args: argparse.Namespace) -> None:
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        from .export.dicom import export_dicom
+
+        patient = {key: value for key, value in (("name", args.patient_name), ("id", args.patient_id)) if value}
+        export_dicom(recording, path, patient=patient, compression=args.dicom_compression,
+                     anonymise=args.anonymise, overwrite=args.overwrite)
+        return
     from .export.zea import export_zea
 
+    export_zea(recording, path, scan_converted=not args.no_scan_convert,
+               pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
+               compression=None if args.compression == "none" else args.compression,
+               overwrite=args.overwrite, progress=not args.quiet)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
     failures: dict[str, str] = {}
     written: dict[str, str] = {}
     for label, recording in _each_recording([args.input], args, failures):
@@ -194,12 +208,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
             print("sonobridge convert: error: INPUT holds several recordings: use --out-dir",
                   file=sys.stderr)
             return EXIT_USAGE
-        path = Path(args.output) if args.output else Path(args.out_dir) / f"{_output_stem(label)}.hdf5"
+        suffix = ".dcm" if args.to == "dicom" else ".hdf5"
+        path = Path(args.output) if args.output else Path(args.out_dir) / f"{_output_stem(label)}{suffix}"
         try:
-            export_zea(recording, path, scan_converted=not args.no_scan_convert,
-                       pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
-                       compression=None if args.compression == "none" else args.compression,
-                       overwrite=args.overwrite, progress=not args.quiet)
+            _convert_one(recording, path, args)
         except SonobridgeError as exc:
             failures[label] = _report(exc)
             continue
@@ -334,15 +346,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reader_options(render)
     render.set_defaults(handler=cmd_render)
 
-    convert = commands.add_parser("convert", parents=[common], help="convert a recording to a zea HDF5 file",
-                                  description="Write the recording at INPUT as a zea-format HDF5 file: "
-                                              "every stream bit-exact (one track each) with timestamps, "
+    convert = commands.add_parser("convert", parents=[common], help="convert a recording to zea HDF5 or DICOM",
+                                  description="Write the recording at INPUT as a zea-format HDF5 file "
+                                              "(every stream bit-exact, one track each, with timestamps, "
                                               "geometry as coordinates in metres, the scan-converted "
-                                              "image of envelope streams, signals and all vendor metadata. "
-                                              "Exit 1 if a recording could not be converted.")
+                                              "image of envelope streams, signals and all vendor metadata) "
+                                              "or, for OUTPUT.dcm / --to dicom, as an Ultrasound Multi-frame "
+                                              "DICOM object (calibration as ultrasound regions, frame "
+                                              "times). Exit 1 if a recording could not be converted.")
     convert.add_argument("input", metavar="INPUT", help="file, package or folder")
-    convert.add_argument("output", nargs="?", metavar="OUTPUT", help="output .hdf5 (one recording)")
-    convert.add_argument("--out-dir", default=".", help="folder for <name>.hdf5 when OUTPUT is not given")
+    convert.add_argument("output", nargs="?", metavar="OUTPUT", help="output .hdf5 or .dcm (one recording)")
+    convert.add_argument("--to", choices=["zea", "dicom"], default="zea", help="format with --out-dir (default zea)")
+    convert.add_argument("--out-dir", default=".", help="folder for <name>.hdf5 / .dcm when OUTPUT is not given")
+    convert.add_argument("--dicom-compression", default="none", choices=["none", "rle", "jpeg-ls", "jpeg"],
+                         help="DICOM pixel data: none (default), rle, jpeg-ls (lossless) or jpeg (baseline, lossy)")
+    convert.add_argument("--patient-name", help="DICOM PatientName (default: empty, never invented)")
+    convert.add_argument("--patient-id", help="DICOM PatientID (default: empty)")
+    convert.add_argument("--anonymise", action="store_true", help="DICOM: PS3.15 basic profile (identity, dates)")
     convert.add_argument("--compression", default="fast", choices=["fast", "small", "zea", "gzip", "lzf", "none"],
                          help="codec: fast (default), small (smaller, slower), zea (zea's default), "
                               "gzip/lzf/none (readable without hdf5plugin)")

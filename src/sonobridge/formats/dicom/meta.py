@@ -96,7 +96,8 @@ def frame_times_s(ds) -> np.ndarray | None:
     value = ds.get("FrameIncrementPointer")        # one tag (an int) or several
     pointers = [] if value is None else [int(value)] if isinstance(value, int) else [int(t) for t in value]
     if FRAME_TIME_VECTOR in pointers and "FrameTimeVector" in ds:
-        steps = np.asarray([float(v) for v in ds.FrameTimeVector], np.float64)
+        vector = ds.FrameTimeVector                    # one value (a float) or several
+        steps = np.asarray([float(vector)] if isinstance(vector, float) else [float(v) for v in vector])
         if steps.size == n_frames:
             return np.cumsum(np.concatenate([[0.0], steps[1:]])) / 1e3
     if "FrameTime" in ds and (FRAME_TIME in pointers or not pointers) and float(ds.FrameTime) > 0:

@@ -1,0 +1,18 @@
+"""DICOM for ultrasound, with the names users of DICOM toolkits know.
+
+>>> pixels = sonobridge.dicom.decode("cine.dcm")               # [frames, rows, cols(, samples)]  # doctest: +SKIP
+>>> pixels, meta = sonobridge.dicom.decode("cine.dcm", frame=3, with_meta=True)  # doctest: +SKIP
+>>> meta["us_regions"], meta["frame_times_s"]                   # calibration (SI units) and timing
+>>> sonobridge.dicom.write(recording, "out.dcm", compression="jpeg-ls")          # doctest: +SKIP
+
+A thin face over :mod:`sonobridge.formats.dicom` (decoding, regions, timing, reading into the core
+model) and :mod:`sonobridge.export.dicom` (US Multi-frame writer).
+"""
+from __future__ import annotations
+
+from .export.dicom import export_dicom as write
+from .formats.dicom.meta import UltrasoundRegion, frame_times_s, us_regions
+from .formats.dicom.pixels import decode
+from .formats.dicom.reader import read_dicom as read
+
+__all__ = ["UltrasoundRegion", "decode", "frame_times_s", "read", "us_regions", "write"]
