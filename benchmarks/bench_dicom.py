@@ -3,7 +3,8 @@ one run.
 
 1. The 120-frame US cine `color3d_jpeg_baseline.dcm` (JPEG baseline, YBR_FULL_422, 480 x 640) to
    RGB: time (best of N, file in the page cache) and peak RSS of a fresh process (VmHWM, reset
-   after the imports), relative to the decoded array (110.6 MB). Targets: >= 15x pydicom's speed; peak RSS <= 1.5x the array.
+   after the imports), relative to the decoded array (110.6 MB). Targets: >= 15x pydicom's speed;
+   peak RSS <= 1.5x the array.
 2. A per-transfer-syntax table on the other fixtures (median of N runs each).
 
 pydicom's plugins are whatever the environment has (the test extra: python-gdcm first, then
@@ -80,7 +81,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     theirs = pydicom.dcmread(CINE).pixel_array
     ours = decode(CINE)
-    print(f"US cine {CINE.name}: outputs differ by at most {np.abs(ours.astype(int) - theirs).max()} levels (lossy JPEG)")
+    difference = np.abs(ours.astype(int) - theirs).max()
+    print(f"US cine {CINE.name}: outputs differ by at most {difference} levels (lossy JPEG)")
     ours_s = min(timed(lambda: decode(CINE), 1) for _ in range(5))
     theirs_s = min(timed(lambda: pydicom.dcmread(CINE).pixel_array, 1) for _ in range(3))
     ratio = theirs_s / ours_s

@@ -4,6 +4,7 @@
 >>> pixels, meta = sonobridge.dicom.decode("cine.dcm", frame=3, with_meta=True)  # doctest: +SKIP
 >>> meta["us_regions"], meta["frame_times_s"]                   # calibration (SI units) and timing
 >>> sonobridge.dicom.write(recording, "out.dcm", compression="jpeg-ls")          # doctest: +SKIP
+>>> volume = sonobridge.dicom.load_series("series_folder"); volume.to_nifti("v.nii.gz")  # doctest: +SKIP
 
 A thin face over :mod:`sonobridge.formats.dicom` (decoding, regions, timing, reading into the core
 model) and :mod:`sonobridge.export.dicom` (US Multi-frame writer).
@@ -14,5 +15,7 @@ from .export.dicom import export_dicom as write
 from .formats.dicom.meta import UltrasoundRegion, frame_times_s, us_regions
 from .formats.dicom.pixels import decode
 from .formats.dicom.reader import read_dicom as read
+from .formats.dicom.series import DICOMDataset, Volume, load_series
 
-__all__ = ["UltrasoundRegion", "decode", "frame_times_s", "read", "us_regions", "write"]
+__all__ = ["DICOMDataset", "UltrasoundRegion", "Volume", "decode", "frame_times_s", "load_series", "read",
+           "us_regions", "write"]

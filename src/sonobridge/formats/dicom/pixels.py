@@ -35,6 +35,7 @@ JPEG_2000 = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.
              "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"}
 RLE = "1.2.840.10008.1.2.5"
 PARALLEL_BYTES = 1 << 20          # smaller results decode on the calling thread
+MAX_RATIO = 2000                  # decoded / compressed bytes beyond which a header is not believed
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def _require_codecs():
     try:
         import imagecodecs
     except ImportError:
-        raise MissingDependencyError(None, "compressed DICOM needs imagecodecs: pip install 'sonobridge[dicom]'") from None
+        raise MissingDependencyError(None, "compressed DICOM needs imagecodecs: "
+                                           "pip install 'sonobridge[dicom]'") from None
     return imagecodecs
 
 
@@ -243,6 +245,11 @@ def _decode_dataset(ds, label: str, frame: int, threads: int | None, frames: ran
     fragments = _encapsulated_frames(ds, layout, label)
     decoder = _FrameDecoder(layout, label)
     dtype = np.uint8 if layout.photometric.startswith("YBR") and layout.bits_allocated == 8 else layout.dtype
+    declared = len(wanted) * int(np.prod(layout.shape[1:])) * np.dtype(dtype).itemsize
+    stored = sum(len(fragments[index]) for index in wanted)
+    if declared > MAX_RATIO * stored + (64 << 20):
+        raise FormatError(label, f"header declares {declared} bytes of pixels for {stored} compressed bytes: "
+                                 f"implausible (lying dimensions?)")
     out = np.empty((len(wanted), *layout.shape[1:]), dtype)
     if len(wanted) == 1 or out.nbytes < PARALLEL_BYTES:        # not worth a thread pool
         for slot, index in enumerate(wanted):
@@ -293,16 +300,23 @@ def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False):
             return ds
 
 
-def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, with_meta: bool = False
-           ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
+def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, to_torch: bool = False,
+           with_meta: bool = False) -> Any:
     """Pixels of the DICOM file at ``path`` as ``[frames, rows, cols(, samples)]``.
 
     ``frame``: 1-based frame number, 0 = all. ``rescale``: float32 real-world values
-    (RescaleSlope/Intercept). ``with_meta``: also return the geometry sidecar
+    (RescaleSlope/Intercept). ``to_torch``: a ``torch.Tensor`` (torch imported only then).
+    ``with_meta``: also return the geometry sidecar
     (:func:`sonobridge.formats.dicom.meta.geometry_meta`)."""
     ds = read_dataset(path)
     label = os.fspath(path)
     pixels = decode_dataset(ds, label, frame)
+    if to_torch:
+        import torch
+
+        result = _rescaled_with_meta(ds, pixels, rescale, with_meta)
+        tensor = torch.from_numpy(np.ascontiguousarray(result[0] if with_meta else result))
+        return (tensor, result[1]) if with_meta else tensor
     if with_meta or rescale:
         with damaged_content(label):
             return _rescaled_with_meta(ds, pixels, rescale, with_meta)

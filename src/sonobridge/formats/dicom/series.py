@@ -1,0 +1,134 @@
+"""DICOM series -> volumes, and a map-style dataset of DICOM files.
+
+:func:`load_series` reads the headers of every file, keeps the largest coherent stack (same series,
+same image orientation and size), sorts its slices by position along the slice normal and stacks
+them into a :class:`Volume`: pixels ``[z, y, x]`` and the 4x4 affine from voxel indices ``(x, y,
+z)`` to patient coordinates in millimetres (DICOM LPS). :meth:`Volume.to_nifti` writes it with the
+RAS affine NIfTI readers expect (nibabel).
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import FormatError, SonobridgeError, UnsupportedInputError
+from .pixels import decode_dataset, read_dataset
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+@dataclass
+class Volume:
+    """``pixels`` ``[z, y, x]``; ``affine`` 4x4: voxel ``(x, y, z, 1)`` -> LPS millimetres;
+    ``files``: the slices in stack order."""
+
+    pixels: np.ndarray
+    affine: np.ndarray
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        """Voxel size ``(x, y, z)`` in millimetres."""
+        return tuple(float(v) for v in np.linalg.norm(self.affine[:3, :3], axis=0))
+
+    def to_nifti(self, path: str | os.PathLike) -> Path:
+        """Write as NIfTI-1 (data ``(x, y, z)``, RAS+ affine), atomically; ``.nii.gz`` is gzipped."""
+        try:
+            import nibabel
+        except ImportError:
+            from ...errors import MissingDependencyError
+
+            raise MissingDependencyError(None, "NIfTI export needs nibabel: pip install 'sonobridge[dicom]'") from None
+        from ...export.atomic import write_bytes_atomic
+
+        image = nibabel.Nifti1Image(np.ascontiguousarray(self.pixels.transpose(2, 1, 0)), LPS_TO_RAS @ self.affine)
+        image.set_qform(image.affine, code=1)
+        image.set_sform(image.affine, code=1)
+        data = image.to_bytes()
+        if str(path).endswith(".gz"):
+            import gzip
+
+            data = gzip.compress(data, compresslevel=6)
+        return write_bytes_atomic(path, data)
+
+
+def _files(source: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    if isinstance(source, (str, os.PathLike)):
+        root = Path(source)
+        if root.is_dir():
+            return sorted(p for p in root.rglob("*") if p.is_file())
+        return [root]
+    return [Path(p) for p in source]
+
+
+def _stack_key(ds) -> tuple | None:
+    try:
+        orientation = tuple(np.round(np.asarray(ds.ImageOrientationPatient, float), 4))
+        return (str(ds.get("SeriesInstanceUID", "")), orientation, int(ds.Rows), int(ds.Columns))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def load_series(source: str | os.PathLike | Iterable[str | os.PathLike]) -> Volume:
+    """The largest coherent stack among the DICOM files at ``source`` (a folder or file list)."""
+    stacks: dict[tuple, list[tuple[Path, Any]]] = defaultdict(list)
+    for path in _files(source):
+        try:
+            ds = read_dataset(path, stop_before_pixels=True)
+        except SonobridgeError:
+            continue                                   # not DICOM, or damaged: not part of a stack
+        key = _stack_key(ds)
+        if key is not None and "ImagePositionPatient" in ds:
+            stacks[key].append((path, ds))
+    if not stacks:
+        raise UnsupportedInputError(source if isinstance(source, (str, os.PathLike)) else "series",
+                                    "no DICOM slices with position and orientation")
+    key, members = max(stacks.items(), key=lambda item: len(item[1]))
+    row, column = np.asarray(key[1][:3]), np.asarray(key[1][3:])
+    normal = np.cross(row, column)
+    positions = np.asarray([[float(v) for v in ds.ImagePositionPatient] for _, ds in members])
+    order = np.argsort(positions @ normal, kind="stable")
+    members, positions = [members[i] for i in order], positions[order]
+    distances = np.diff(positions @ normal)
+    if distances.size and np.any(distances <= 0):
+        raise FormatError(members[0][0], "slices share a position: not one stack")
+    slice_mm = float(np.median(distances)) if distances.size else float(members[0][1].get("SliceThickness", 1) or 1)
+    spacing = [float(v) for v in members[0][1].PixelSpacing]          # row spacing (y), column spacing (x)
+    affine = np.eye(4)
+    affine[:3, 0], affine[:3, 1], affine[:3, 2] = row * spacing[1], column * spacing[0], normal * slice_mm
+    affine[:3, 3] = positions[0]
+    pixels = np.stack([decode_dataset(read_dataset(path), os.fspath(path), frame=1)[0] for path, _ in members])
+    return Volume(pixels=pixels, affine=affine, files=[os.fspath(path) for path, _ in members])
+
+
+class DICOMDataset:
+    """Map-style dataset of the DICOM image files under ``root``: ``dataset[i]`` is ``(pixels,
+    meta)`` as :func:`~sonobridge.formats.dicom.pixels.decode` gives them (``to_torch``: pixels as
+    a ``torch.Tensor``). Works with ``torch.utils.data.DataLoader``; torch is imported only when
+    ``to_torch`` is used."""
+
+    def __init__(self, root: str | os.PathLike, to_torch: bool = False):
+        from .. import _is_dicom
+
+        self.files = [p for p in _files(root) if _is_dicom(p)]
+        self.to_torch = to_torch
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
+        from .pixels import decode
+
+        pixels, meta = decode(self.files[index], with_meta=True)
+        meta["path"] = os.fspath(self.files[index])
+        if self.to_torch:
+            import torch
+
+            return torch.from_numpy(np.ascontiguousarray(pixels)), meta
+        return pixels, meta
