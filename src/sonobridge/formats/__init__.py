@@ -43,7 +43,7 @@ def _zea_sources(path: Path) -> list[RecordingSource] | None:
     from .zea.reader import FORMAT, read_zea
 
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in HDF5_SUFFIXES)
-    files = [f for f in files if f.suffix.lower() in HDF5_SUFFIXES]
+    files = [f for f in files if f.suffix.lower() in HDF5_SUFFIXES and not f.name.endswith(".tvd.h5")]
     return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_zea(f)) for f in files] or None
 
 
@@ -66,7 +66,15 @@ def _dicom_sources(path: Path) -> list[RecordingSource] | None:
     return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_dicom(f)) for f in files] or None
 
 
-_FINDERS = [_zea_sources, _dicom_sources, _clarius_sources]
+def _telemed_sources(path: Path) -> list[RecordingSource] | None:
+    from .telemed.sidecar import FORMAT, SUFFIX, read_telemed
+
+    files = [path] if path.is_file() else sorted(path.rglob(f"*{SUFFIX}"))
+    files = [f for f in files if f.name.endswith(SUFFIX)]
+    return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_telemed(f)) for f in files] or None
+
+
+_FINDERS = [_telemed_sources, _zea_sources, _dicom_sources, _clarius_sources]
 
 
 def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
@@ -77,7 +85,7 @@ def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
     sources = [source for finder in _FINDERS for source in (finder(path) or [])]
     if sources:
         return sources
-    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data, zea HDF5, DICOM)")
+    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data, zea HDF5, DICOM, Telemed .tvd.h5)")
 
 
 def open_recording(path: str | os.PathLike, **options: Any) -> Recording:

@@ -1,0 +1,248 @@
+"""Telemed recordings with the names users of the ``telemed`` package know: ``Log``,
+``export_video``, ``read_tvd_n_frames``, ``verify_complete``, ``backfill_tvd_n_frames``,
+``looks_lut_inverted``.
+
+>>> lf = sonobridge.telemed.Log("scan.tvd.h5")        # doctest: +SKIP
+>>> lf.n_frames, lf.mean_fps, lf.b_mode_rois, lf.image_dy_cm_per_px
+>>> lf.frame(0, crop=True, panel=2)                    # inner ultrasound image of panel B2
+>>> sonobridge.telemed.export_video("cohort/")        # {mp4 path: "built" | "hit" | "error: ..."}
+
+A thin face over :mod:`sonobridge.formats.telemed` (sidecar, UIFF header, autocrop) and the
+video export of :mod:`sonobridge.export.video`.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .formats.telemed.autocrop import inner_image_box, panel_mean
+from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, read_telemed, write_sidecar
+from .formats.telemed.uiff import read_tvd_n_frames
+
+__all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "export_video", "looks_lut_inverted",
+           "read_tvd_n_frames", "verify_complete", "write_sidecar"]
+
+#: declared (container) counts run ~2 above EchoWave's; a gap beyond this means a truncated load
+COMPLETENESS_TOLERANCE = 16
+
+
+def _stem(path: Path) -> str:
+    return path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.stem
+
+
+class Log:
+    """A ``.tvd.h5`` sidecar: timing, panels, calibration, parameters and lazy frames."""
+
+    def __init__(self, fname: str | os.PathLike):
+        self.fname = Path(fname)
+        if not self.fname.is_file():
+            raise FileNotFoundError(self.fname)
+        self.name = self.fname.name.split(".")[0]
+        self._sidecar = read_sidecar(self.fname, keep_open=False)     # frames read per call, as telemed
+        sidecar = self._sidecar
+        self.n_frames = sidecar.n_frames
+        self.full_frame_width, self.full_frame_height = sidecar.full_frame_width, sidecar.full_frame_height
+        self.source_tvd_path, self.extracted_at_iso = sidecar.source_tvd_path, sidecar.extracted_at_iso
+        self.schema_version = sidecar.schema_version
+        self.b_mode_rois: dict[int, Roi] = sidecar.rois
+        self.n_b_images = len(sidecar.rois)
+        self.params: dict[str, Any] = sidecar.params
+        self.time_ms, self.ifi_ms = sidecar.time_ms, sidecar.ifi_ms
+        self.tvd_declared_n_frames = sidecar.tvd_declared_n_frames
+        self._image_slices: dict[int, tuple[slice, slice]] = {}
+
+    duration_s = property(lambda self: float(self.time_ms[-1] / 1000.0) if self.n_frames else 0.0)
+    has_frames = property(lambda self: self._sidecar.has_frames)
+    b_mode_roi = property(lambda self: self.b_mode_rois[1])
+    physical_dx_cm_per_px = property(lambda self: self.b_mode_rois[1].physical_dx_cm_per_px)
+    physical_dy_cm_per_px = property(lambda self: self.b_mode_rois[1].physical_dy_cm_per_px)
+    image_dx_cm_per_px = property(lambda self: self._sidecar.display_scale_cm()[0])
+    image_dy_cm_per_px = property(lambda self: self._sidecar.display_scale_cm()[1])
+
+    @property
+    def mean_fps(self) -> float:
+        return float((self.n_frames - 1) / self.duration_s) if self.duration_s else 0.0
+
+    def _panel(self, panel: int) -> Roi:
+        if panel not in self.b_mode_rois:
+            raise KeyError(f"panel={panel} not in this recording; active img_ids: {sorted(self.b_mode_rois)}")
+        return self.b_mode_rois[panel]
+
+    def frame(self, frame_idx_0n: int, *, crop: bool | str = False, panel: int = 1) -> np.ndarray:
+        """Frame ``frame_idx_0n`` as uint8: the full display frame (``crop=False``), the panel
+        (``"panel"``) or the inner ultrasound image (``True`` / ``"image"``)."""
+        if not self.has_frames:
+            raise RuntimeError(f"{self.fname.name} contains no frame data (extracted with frames=False)")
+        if not 0 <= frame_idx_0n < self.n_frames:
+            raise IndexError(f"frame_idx_0n {frame_idx_0n} out of range [0, {self.n_frames})")
+        roi = self._panel(panel)
+        if crop not in (False, True, "image", "panel"):
+            raise ValueError(f"crop={crop!r} not understood; use False/True/'image'/'panel'.")
+        with h5py.File(self.fname, "r") as handle:
+            full = handle["frames/gray"][frame_idx_0n]
+        if crop is False:
+            return full
+        rows, columns = roi.as_slice() if crop == "panel" else self.image_slice(panel)
+        return full[rows, columns]
+
+    def image_slice(self, panel: int = 1) -> tuple[slice, slice]:
+        """``(rows, columns)`` of the inner ultrasound image in the full frame, detected once from
+        a multi-frame mean of the panel; the panel itself (with a warning) when not found."""
+        roi = self._panel(panel)
+        if panel not in self._image_slices:
+            rows, columns = roi.as_slice()
+            box = None
+            if self.has_frames:
+                with h5py.File(self.fname, "r") as handle:
+                    box = inner_image_box(panel_mean(handle["frames/gray"], roi))
+            if box is None:
+                if self.has_frames:
+                    warnings.warn(f"{self.fname.name} panel {panel}: inner image not found; using the panel",
+                                  stacklevel=2)
+                self._image_slices[panel] = (rows, columns)
+            else:
+                top, bottom, left, right = box
+                self._image_slices[panel] = (slice(rows.start + top, rows.start + bottom),
+                                             slice(columns.start + left, columns.start + right))
+        return self._image_slices[panel]
+
+    def mp4_path(self, panel: int = 1, *, out_dir: str | os.PathLike | None = None) -> Path:
+        """Where the panel's mp4 lands: ``<stem>.mp4`` (one panel) or ``<stem>_b{panel}.mp4``."""
+        self._panel(panel)
+        folder = Path(out_dir) if out_dir is not None else self.fname.parent
+        stem = _stem(self.fname)
+        return folder / (f"{stem}.mp4" if self.n_b_images == 1 else f"{stem}_b{panel}.mp4")
+
+    def to_video(self, out_dir: str | os.PathLike | None = None, **kwargs: Any) -> dict[str, str]:
+        return export_video(self.fname, out_dir=out_dir, **kwargs)
+
+    def ensure_mp4(self, panel: int = 1, *, out_dir: str | os.PathLike | None = None, **kwargs: Any) -> Path:
+        target = self.mp4_path(panel, out_dir=out_dir)
+        if not target.exists():
+            self.to_video(out_dir=out_dir, **kwargs)
+        return target
+
+    def __repr__(self) -> str:
+        return (f"Log({self.name!r}, n_frames={self.n_frames}, panels={sorted(self.b_mode_rois)}, "
+                f"{self.mean_fps:.1f} fps)")
+
+
+def _sidecars(source: str | os.PathLike | Iterable, recursive: bool, pattern: str) -> list[Path]:
+    if not isinstance(source, (str, os.PathLike)):
+        return [p for item in source for p in _sidecars(item, recursive, pattern)]
+    path = Path(source)
+    if path.is_dir():
+        return sorted(path.rglob(pattern) if recursive else path.glob(pattern))
+    if path.name.endswith(".tvd") and not path.name.endswith(SUFFIX):
+        sibling = path.with_name(path.name + ".h5")
+        return [sibling] if sibling.exists() else []
+    return [path]
+
+
+def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True, pattern: str = "*.tvd.h5",
+                 out_dir: str | os.PathLike | None = None, codec: str = "h265_mono", lossless: bool = True,
+                 crf: int = 24, preset: str = "ultrafast", fps: float | None = None,
+                 normalize_orientation: bool = True, crop: str = "image", skip_existing: bool = True,
+                 overwrite: bool = False, build_toc: bool = True, progress: bool = True,
+                 progress_callback: Callable[[int, int, Path, str], None] | None = None,
+                 cancel_check: Callable[[], bool] | None = None) -> dict[str, str]:
+    """Encode ``.tvd.h5`` sidecars (a file, a ``.tvd`` with its sidecar, a folder walked for
+    ``pattern``, or an iterable of these) to one lossless grey HEVC mp4 per B-mode panel, with the
+    frame index (and ``.dnav-toc`` when ``build_toc``). ``crop``: ``"image"`` (inner image) or
+    ``"panel"``; L/R flip when ``b_is_scan_direction_changed`` and ``normalize_orientation``.
+    Returns ``{mp4 path: "built" | "hit" | "error: ..."}``."""
+    from .export.video import EncoderSettings, _export_one
+
+    if codec != "h265_mono":
+        raise ValueError(f"codec {codec!r}: only 'h265_mono' is supported")
+    if crop not in ("image", "panel"):
+        raise ValueError(f"crop={crop!r}: use 'image' or 'panel'")
+    settings = EncoderSettings(crf=None if lossless else crf, preset=preset)
+    jobs = []
+    for sidecar_path in _sidecars(source, recursive, pattern):
+        log = Log(sidecar_path)
+        recording = read_telemed(sidecar_path)
+        flip = normalize_orientation and bool(log.params.get("b_is_scan_direction_changed", False))
+        for panel, roi in log.b_mode_rois.items():
+            box = None
+            if crop == "image":
+                rows, columns = log.image_slice(panel)
+                panel_rows, panel_columns = roi.as_slice()
+                box = (rows.start - panel_rows.start, rows.stop - panel_rows.start,
+                       columns.start - panel_columns.start, columns.stop - panel_columns.start)
+            jobs.append((log.mp4_path(panel, out_dir=out_dir), recording.streams[f"b{panel}"], box, flip))
+    results: dict[str, str] = {}
+    for number, (path, stream, box, flip) in enumerate(jobs):
+        results[str(path)] = _export_one(stream, path, skip_existing, overwrite,
+                                         dict(crop=box, flip=flip, fps=fps, settings=settings, progress=progress,
+                                              cancel_check=cancel_check, dnav_toc=build_toc))
+        if progress_callback is not None:
+            progress_callback(number, len(jobs), path, results[str(path)])
+    return results
+
+
+# ---------------------------------------------------------------- completeness QC
+def _declared(sidecar_path: Path, sidecar: Sidecar) -> int | None:
+    if sidecar.tvd_declared_n_frames:
+        return sidecar.tvd_declared_n_frames
+    for candidate in (Path(sidecar.source_tvd_path) if sidecar.source_tvd_path else None,
+                      sidecar_path.with_name(_stem(sidecar_path) + ".tvd")):
+        if candidate is not None and candidate.is_file():
+            return read_tvd_n_frames(candidate)
+    return None
+
+
+def verify_complete(source: str | os.PathLike | Iterable, *, tolerance: int = COMPLETENESS_TOLERANCE
+                    ) -> dict[str, dict[str, Any]]:
+    """For each sidecar: extracted vs declared frame counts. ``complete`` is True when the
+    extraction holds at least ``declared - tolerance`` frames (EchoWave reports ~2 fewer than the
+    container declares), False when more are missing (a truncated load), None when no declared
+    count is known (stored, or read from the ``.tvd``)."""
+    report = {}
+    for path in _sidecars(source, True, "*.tvd.h5"):
+        sidecar = read_sidecar(path, keep_open=False)
+        declared = _declared(path, sidecar)
+        report[str(path)] = {"n_frames": sidecar.n_frames, "declared": declared,
+                             "missing": None if declared is None else max(0, declared - sidecar.n_frames),
+                             "complete": None if declared is None else sidecar.n_frames >= declared - tolerance}
+    return report
+
+
+def backfill_tvd_n_frames(source: str | os.PathLike | Iterable) -> dict[str, int | None]:
+    """Add ``tvd_declared_n_frames`` (read from the ``.tvd``) to sidecars that lack it. Each
+    sidecar is updated in a copy that replaces it by rename, so a crash leaves the old file."""
+    import shutil
+
+    import h5py
+
+    from .export.atomic import atomic_path
+
+    results = {}
+    for path in _sidecars(source, True, "*.tvd.h5"):
+        sidecar = read_sidecar(path, keep_open=False)
+        declared = _declared(path, sidecar)
+        if declared and not sidecar.tvd_declared_n_frames:
+            with atomic_path(path) as temporary:
+                shutil.copy2(path, temporary)
+                with h5py.File(temporary, "r+") as handle:
+                    handle.attrs["tvd_declared_n_frames"] = declared
+        results[str(path)] = declared
+    return results
+
+
+def looks_lut_inverted(h5: str | os.PathLike, frames: int = 16) -> bool:
+    """True when the primary panel looks LUT-inverted (EchoWave < 4.4.0 exported 255 - x): its
+    median over a few frames is above mid-grey, where B-mode images are mostly dark."""
+    sidecar = read_sidecar(h5)
+    try:
+        if sidecar.frames is None or 1 not in sidecar.rois:
+            return False
+        return float(np.median(panel_mean(sidecar.frames, sidecar.rois[1], frames))) > 127
+    finally:
+        sidecar.close()

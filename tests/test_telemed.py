@@ -1,0 +1,173 @@
+"""Telemed sidecars: compatibility with the real `telemed` package (PyPI 0.1.0), Log, autocrop,
+per-panel video export, completeness QC, and the core model."""
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+
+import sonobridge
+import sonobridge.telemed as ours
+import sonobridge.zea
+from sonobridge.formats import open_recording
+
+from telemed_synth import INNER, PANELS, make_legacy_sidecar, make_sidecar, uiff_bytes
+
+logging.getLogger().setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="module")
+def theirs():
+    warnings.simplefilter("ignore")
+    import telemed
+
+    return telemed
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cohort")
+    return {
+        "single": make_sidecar(folder / "single.tvd.h5"),
+        "dual": make_sidecar(folder / "dual.tvd.h5", panels=(1, 2), seed=1),
+        "flipped": make_sidecar(folder / "flipped.tvd.h5", flipped=True, seed=2),
+        "timing_only": make_sidecar(folder / "timing.tvd.h5", frames=False, seed=3),
+        "truncated": make_sidecar(folder / "truncated.tvd.h5", n=30, declared=80, seed=4),
+        "legacy_v1a3": make_legacy_sidecar(folder / "legacy_a.tvd.h5", "v1a3"),
+        "legacy_int": make_legacy_sidecar(folder / "legacy_i.tvd.h5", 2),
+    }
+
+
+SCALARS = ["n_frames", "full_frame_width", "full_frame_height", "n_b_images", "schema_version", "source_tvd_path",
+           "extracted_at_iso", "duration_s", "mean_fps", "has_frames", "physical_dx_cm_per_px",
+           "physical_dy_cm_per_px", "image_dx_cm_per_px", "image_dy_cm_per_px"]
+
+
+@pytest.mark.parametrize("name", ["single", "dual", "flipped", "timing_only", "truncated", "legacy_v1a3",
+                                  "legacy_int"])
+def test_our_sidecars_load_identically_in_telemed(theirs, cohort, name):
+    path = cohort[name]
+    their_log, our_log = theirs.Log(path), ours.Log(path)
+    for key in SCALARS:
+        assert getattr(our_log, key) == pytest.approx(getattr(their_log, key)), key
+    assert np.array_equal(our_log.time_ms, their_log.time_ms) and np.array_equal(our_log.ifi_ms, their_log.ifi_ms)
+    assert our_log.params == their_log.params
+    assert sorted(our_log.b_mode_rois) == sorted(their_log.b_mode_rois)
+    for panel, roi in our_log.b_mode_rois.items():
+        assert roi.__dict__ == their_log.b_mode_rois[panel].__dict__
+        assert roi.as_slice() == their_log.b_mode_rois[panel].as_slice()
+        assert our_log.mp4_path(panel) == their_log.mp4_path(panel)
+        if our_log.has_frames:
+            for index in (0, our_log.n_frames - 1):
+                for crop in (False, "panel"):
+                    assert np.array_equal(our_log.frame(index, crop=crop, panel=panel),
+                                          their_log.frame(index, crop=crop, panel=panel))
+
+
+def test_documented_errors_match_telemed(theirs, cohort):
+    for log in (theirs.Log(cohort["timing_only"]), ours.Log(cohort["timing_only"])):
+        with pytest.raises(RuntimeError):
+            log.frame(0)
+    for log in (theirs.Log(cohort["single"]), ours.Log(cohort["single"])):
+        with pytest.raises(IndexError):
+            log.frame(log.n_frames)
+        with pytest.raises(KeyError):
+            log.frame(0, panel=2)
+        with pytest.raises(ValueError):
+            log.frame(0, crop="everything")
+    with pytest.raises(FileNotFoundError):
+        ours.Log(cohort["single"].with_name("missing.tvd.h5"))
+
+
+def test_inner_image_autocrop(cohort):
+    log = ours.Log(cohort["dual"])
+    top, bottom, left, right = INNER
+    for panel in (1, 2):
+        x1, _, y1, _ = PANELS[panel]
+        rows, columns = log.image_slice(panel)
+        assert (rows.start, rows.stop, columns.start, columns.stop) == (
+            y1 - 1 + top, y1 - 1 + bottom, x1 - 1 + left, x1 - 1 + right)
+        assert log.frame(3, crop=True, panel=panel).shape == (bottom - top, right - left)
+
+
+def test_autocrop_falls_back_to_the_panel_with_a_warning(tmp_path):
+    path = make_sidecar(tmp_path / "blank.tvd.h5")
+    import h5py
+
+    with h5py.File(path, "r+") as handle:
+        handle["frames/gray"][...] = 0
+    log = ours.Log(path)
+    with pytest.warns(UserWarning, match="inner image not found"):
+        assert log.image_slice(1) == log.b_mode_roi.as_slice()
+
+
+def test_per_panel_video_export_with_flip(cohort, tmp_path):
+    status = ours.export_video([cohort["dual"], cohort["flipped"]], out_dir=tmp_path, progress=False)
+    names = sorted(p.split("/")[-1] for p in status)
+    assert names == ["dual_b1.mp4", "dual_b2.mp4", "flipped.mp4"] and set(status.values()) == {"built"}
+    flipped = ours.Log(cohort["flipped"])
+    with sonobridge.VideoReader(tmp_path / "flipped.mp4") as video:
+        assert len(video) == flipped.n_frames
+        assert np.array_equal(video[5], flipped.frame(5, crop=True)[:, ::-1])
+        assert np.allclose(video.time_s, flipped.time_ms / 1000)
+    dual = ours.Log(cohort["dual"])
+    with sonobridge.VideoReader(tmp_path / "dual_b2.mp4") as video:
+        assert np.array_equal(video[7], dual.frame(7, crop=True, panel=2))
+    again = ours.export_video(cohort["dual"], out_dir=tmp_path, progress=False, crop="panel", overwrite=False)
+    assert set(again.values()) == {"hit"}
+    assert (tmp_path / "dual_b1.mp4.dnav-toc").exists()
+
+
+def test_sidecar_in_the_core_model_and_through_the_exports(cohort, tmp_path):
+    recording = open_recording(cohort["dual"])
+    assert sorted(recording.streams) == ["b1", "b2"]
+    stream = recording["b2"]
+    log = ours.Log(cohort["dual"])
+    assert stream.geometry.pixel_size_m == pytest.approx(log.image_dx_cm_per_px / 100)
+    assert np.allclose(stream.timestamps_s, log.time_ms / 1000)
+    assert np.array_equal(stream.frames[4], log.frame(4, crop="panel", panel=2))
+    from sonobridge.export.dicom import export_dicom
+    from sonobridge.export.zea import export_zea
+
+    single = open_recording(cohort["single"])
+    assert sonobridge.zea.validate(export_zea(single, tmp_path / "s.hdf5")).valid
+    assert open_recording(export_dicom(single, tmp_path / "s.dcm"))["image"].n_frames == single["b1"].n_frames
+
+
+# ---------------------------------------------------------------- completeness QC
+def test_read_tvd_n_frames(tmp_path):
+    good = tmp_path / "rec.tvd"
+    good.write_bytes(uiff_bytes(declared=123))
+    assert ours.read_tvd_n_frames(good) == 123
+    for name, content in {"empty": b"", "garbage": bytes(range(256)) * 100, "riff": b"RIFF" + bytes(100),
+                          "cut": uiff_bytes(declared=5)[:30], "huge": b"UIFF" + b"\xff" * 12 + b"UDI "}.items():
+        path = tmp_path / f"{name}.tvd"
+        path.write_bytes(content)
+        assert ours.read_tvd_n_frames(path) is None, name
+    assert ours.read_tvd_n_frames(tmp_path / "missing.tvd") is None
+
+
+def test_verify_complete_and_backfill(tmp_path):
+    complete = make_sidecar(tmp_path / "complete.tvd.h5", n=40)
+    (tmp_path / "complete.tvd").write_bytes(uiff_bytes(declared=42))         # ~2 above EchoWave's count
+    truncated = make_sidecar(tmp_path / "cut.tvd.h5", n=30, declared=80)
+    unknown = make_sidecar(tmp_path / "unknown.tvd.h5", n=10)
+    report = ours.verify_complete(tmp_path)
+    assert report[str(complete)]["complete"] is True and report[str(complete)]["declared"] == 42
+    assert report[str(truncated)]["complete"] is False and report[str(truncated)]["missing"] == 50
+    assert report[str(unknown)]["complete"] is None
+    assert ours.backfill_tvd_n_frames(complete) == {str(complete): 42}
+    assert ours.Log(complete).tvd_declared_n_frames == 42
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_looks_lut_inverted(tmp_path):
+    normal = make_sidecar(tmp_path / "normal.tvd.h5")
+    inverted = make_sidecar(tmp_path / "inverted.tvd.h5")
+    import h5py
+
+    with h5py.File(inverted, "r+") as handle:
+        handle["frames/gray"][...] = 255 - handle["frames/gray"][...]
+    assert not ours.looks_lut_inverted(normal) and ours.looks_lut_inverted(inverted)
