@@ -171,3 +171,20 @@ def test_looks_lut_inverted(tmp_path):
     with h5py.File(inverted, "r+") as handle:
         handle["frames/gray"][...] = 255 - handle["frames/gray"][...]
     assert not ours.looks_lut_inverted(normal) and ours.looks_lut_inverted(inverted)
+
+
+def test_view_renders_headless(cohort, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    log = ours.Log(cohort["single"])
+    viewer = log.view(frame_idx_0n=2)
+    assert np.array_equal(viewer.image.get_array(), log.frame(2, crop=True))
+    viewer.on_key(type("Key", (), {"key": "right"})())
+    viewer.on_key(type("Key", (), {"key": "up"})())
+    assert viewer.index == 13 and np.array_equal(viewer.image.get_array(), log.frame(13, crop=True))
+    assert "1 cm" in [text.get_text() for text in viewer.axes.texts]
+    viewer.figure.savefig(tmp_path / "view.png")
+    assert (tmp_path / "view.png").stat().st_size > 10_000
+    with pytest.raises(RuntimeError):
+        ours.Log(cohort["timing_only"]).view()

@@ -128,9 +128,67 @@ class Log:
             self.to_video(out_dir=out_dir, **kwargs)
         return target
 
+    def view(self, *, crop: bool | str = True, frame_idx_0n: int = 0, panel: int = 1) -> LogViewer:
+        """Interactive frame browser (matplotlib): a slider and the arrow keys step through frames;
+        a scale bar shows 1 cm at the display scale. Returns the viewer (``.figure``)."""
+        return LogViewer(self, crop=crop, panel=panel, start=frame_idx_0n)
+
     def __repr__(self) -> str:
         return (f"Log({self.name!r}, n_frames={self.n_frames}, panels={sorted(self.b_mode_rois)}, "
                 f"{self.mean_fps:.1f} fps)")
+
+
+class LogViewer:
+    """The figure behind :meth:`Log.view`: ``show(index)`` draws a frame, ``on_key`` steps with
+    the arrow keys (left/right: one frame; up/down: ten)."""
+
+    STEPS = {"right": 1, "left": -1, "up": 10, "down": -10}
+
+    def __init__(self, log: Log, crop: bool | str, panel: int, start: int):
+        try:
+            import matplotlib.pyplot as plt
+            from matplotlib.widgets import Slider
+        except ImportError:
+            from .errors import MissingDependencyError
+
+            raise MissingDependencyError(None, "Log.view needs matplotlib: pip install matplotlib") from None
+        if not log.has_frames:
+            raise RuntimeError(f"{log.fname.name} contains no frame data (extracted with frames=False)")
+        self.log, self.crop, self.panel = log, crop, panel
+        self.figure, self.axes = plt.subplots(figsize=(7, 7))
+        self.figure.subplots_adjust(bottom=0.12)
+        self.image = self.axes.imshow(log.frame(start, crop=crop, panel=panel), cmap="gray", vmin=0, vmax=255)
+        self.axes.set_axis_off()
+        self._scale_bar()
+        slider_axes = self.figure.add_axes((0.15, 0.03, 0.7, 0.03))
+        self.slider = Slider(slider_axes, "frame", 0, log.n_frames - 1, valinit=start, valstep=1)
+        self.slider.on_changed(lambda value: self.show(int(value)))
+        self.figure.canvas.mpl_connect("key_press_event", self.on_key)
+        self.index = start
+        self.show(start)
+
+    def _scale_bar(self) -> None:
+        dy = self.log.image_dy_cm_per_px
+        if dy is None or self.crop is False:
+            return
+        height, width = self.image.get_array().shape
+        pixels = 1.0 / dy                                   # 1 cm
+        x = width - 8
+        self.axes.plot([x, x], [height - 8 - pixels, height - 8], color="yellow", linewidth=3)
+        self.axes.text(x - 4, height - 8 - pixels / 2, "1 cm", color="yellow", ha="right", va="center")
+
+    def show(self, index: int) -> None:
+        self.index = int(np.clip(index, 0, self.log.n_frames - 1))
+        self.image.set_data(self.log.frame(self.index, crop=self.crop, panel=self.panel))
+        self.axes.set_title(f"{self.log.name}  frame {self.index + 1}/{self.log.n_frames}  "
+                            f"t = {self.log.time_ms[self.index] / 1000:.3f} s")
+        if int(self.slider.val) != self.index:
+            self.slider.set_val(self.index)
+        self.figure.canvas.draw_idle()
+
+    def on_key(self, event) -> None:
+        if event.key in self.STEPS:
+            self.show(self.index + self.STEPS[event.key])
 
 
 def _sidecars(source: str | os.PathLike | Iterable, recursive: bool, pattern: str) -> list[Path]:
