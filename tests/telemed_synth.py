@@ -75,3 +75,31 @@ def uiff_bytes(declared: int, frames: int = 3, frame_bytes: int = 64) -> bytes:
     hdrl = chunk(b"LIST", b"hdrl" + chunk(b"strh", strh) + chunk(b"strf", strf))
     movi = chunk(b"LIST", b"movi" + b"".join(chunk(b"00bb", bytes(48 + frame_bytes)) for _ in range(frames)))
     return chunk(b"UIFF", b"UDI " + hdrl + movi)
+
+
+def tvd_bytes(streams: list[np.ndarray], ticks: list[np.ndarray], *, sub_header: int = 48,
+              declared: list[int] | None = None) -> bytes:
+    """A ``.tvd`` holding ``streams`` (each ``(n, lines, samples)`` uint8) with end ticks (100 ns),
+    frame chunks interleaved as EchoWave writes them, in the documented layout."""
+    def chunk(chunk_id: bytes, payload: bytes) -> bytes:
+        return chunk_id + struct.pack("<Q", len(payload)) + payload + b"\0" * (len(payload) & 1)
+
+    headers = b""
+    for number, frames in enumerate(streams):
+        n, lines, samples = frames.shape
+        kind = b"2DusB" if number == 0 else b"2DusB2"
+        count = declared[number] if declared else n + 2
+        strh = kind.ljust(20, b"\0") + struct.pack("<I", count) + b"\0" * 40
+        headers += chunk(b"strh", strh) + chunk(b"strf", b"\0" * 8 + b"vids" + struct.pack("<3I", 8, samples,
+                                                                                          lines * samples))
+    movi = b""
+    for index in range(max(len(f) for f in streams)):
+        for number, frames in enumerate(streams):
+            if index < len(frames):
+                header = bytearray(sub_header)
+                struct.pack_into("<I", header, 0, sub_header)
+                struct.pack_into("<I", header, 0x0C, frames[index].size)
+                struct.pack_into("<Q", header, 24, int(ticks[number][index]))
+                movi += chunk(f"0{number}bb".encode(), bytes(header) + frames[index].tobytes())
+    body = b"UDI " + chunk(b"LIST", b"hdrl" + headers) + chunk(b"LIST", b"movi" + movi)
+    return chunk(b"UIFF", body) + chunk(b"JUNK", b"EchoWave.UsgHWSettings" + bytes(30))

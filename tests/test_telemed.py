@@ -188,3 +188,56 @@ def test_view_renders_headless(cohort, tmp_path):
     assert (tmp_path / "view.png").stat().st_size > 10_000
     with pytest.raises(RuntimeError):
         ours.Log(cohort["timing_only"]).view()
+
+
+# ---------------------------------------------------------------- COM-free .tvd
+def synthetic_tvd(path, n=(12, 9), sub_header=48):
+    from telemed_synth import tvd_bytes
+
+    rng = np.random.default_rng(5)
+    streams = [rng.integers(0, 256, (count, 64, 200), dtype=np.uint8) for count in n]
+    ticks = [np.cumsum(rng.integers(330_000, 340_000, count)).astype(np.uint64) + 10**12 for count in n]
+    path.write_bytes(tvd_bytes(streams, ticks, sub_header=sub_header))
+    return streams, ticks
+
+
+@pytest.mark.parametrize("sub_header", [48, 64])
+def test_com_free_tvd_reading(tmp_path, sub_header):
+    from sonobridge.formats.telemed.tvd import time_ms
+
+    path = tmp_path / "rec.tvd"
+    streams, ticks = synthetic_tvd(path, sub_header=sub_header)
+    recording = open_recording(path)
+    assert sorted(recording.streams) == ["b1", "b2"]
+    for number, (frames, tick) in enumerate(zip(streams, ticks), start=1):
+        stream = recording[f"b{number}"]
+        assert np.array_equal(np.asarray(stream.frames), frames) and stream.declared_n_frames == len(frames) + 2
+        assert np.array_equal(time_ms(stream), (tick.astype(np.int64) - int(tick[0])) / 10000.0)
+        assert stream.parameters["frame_sub_header_bytes"] == sub_header
+    assert ours.read_tvd_n_frames(path) == len(streams[0]) + 2
+
+
+def test_tvd_damage_is_reported(tmp_path):
+    from sonobridge.errors import FormatError, TruncatedDataWarning, TruncatedFileError
+    from sonobridge.formats.telemed.tvd import read_tvd
+
+    path = tmp_path / "rec.tvd"
+    streams, _ = synthetic_tvd(path)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.tvd"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(TruncatedFileError, match="cut.tvd"):
+        read_tvd(cut)
+    with pytest.warns(TruncatedDataWarning):
+        partial = read_tvd(cut, allow_truncated=True)
+    assert 0 < partial["b1"].n_frames < len(streams[0])
+    assert np.array_equal(np.asarray(partial["b1"].frames), streams[0][:partial["b1"].n_frames])
+    bad = bytearray(data)
+    first = bytes(bad).find(b"00bb")
+    bad[first + 12 + 0x0C:first + 12 + 0x10] = (12345).to_bytes(4, "little")   # a lying datasize
+    (tmp_path / "bad.tvd").write_bytes(bytes(bad))
+    with pytest.raises(FormatError, match="bad.tvd.*sub-header"):
+        read_tvd(tmp_path / "bad.tvd")
+    (tmp_path / "junk.tvd").write_bytes(b"UIFF" + bytes(64))
+    with pytest.raises(FormatError, match="junk.tvd"):
+        read_tvd(tmp_path / "junk.tvd")

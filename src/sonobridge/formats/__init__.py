@@ -67,11 +67,18 @@ def _dicom_sources(path: Path) -> list[RecordingSource] | None:
 
 
 def _telemed_sources(path: Path) -> list[RecordingSource] | None:
+    """Sidecars (``.tvd.h5``) and raw ``.tvd`` recordings (read without EchoWave)."""
     from .telemed.sidecar import FORMAT, SUFFIX, read_telemed
+    from .telemed.tvd import FORMAT as TVD_FORMAT
+    from .telemed.tvd import read_tvd
 
-    files = [path] if path.is_file() else sorted(path.rglob(f"*{SUFFIX}"))
-    files = [f for f in files if f.name.endswith(SUFFIX)]
-    return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_telemed(f)) for f in files] or None
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.tvd*") if p.is_file())
+    sources = [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_telemed(f))
+               for f in files if f.name.endswith(SUFFIX)]
+    sources += [RecordingSource(str(f), TVD_FORMAT, lambda f=f, allow_truncated=False, **_vendor_options:
+                                read_tvd(f, allow_truncated=allow_truncated))
+                for f in files if f.suffix.lower() == ".tvd"]
+    return sources or None
 
 
 _FINDERS = [_telemed_sources, _zea_sources, _dicom_sources, _clarius_sources]
