@@ -241,3 +241,40 @@ def test_tvd_damage_is_reported(tmp_path):
     (tmp_path / "junk.tvd").write_bytes(b"UIFF" + bytes(64))
     with pytest.raises(FormatError, match="junk.tvd"):
         read_tvd(tmp_path / "junk.tvd")
+
+
+def test_legacy_side_by_side_crop(tmp_path):
+    from sonobridge.export.video import write_video
+    from sonobridge.formats.video.reader import VideoReader
+
+    from test_video import image_stream
+
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (6, 620, 1500), dtype=np.uint8)
+    (tmp_path / "raw").mkdir()
+    write_video(image_stream(frames), tmp_path / "raw" / "S01 telemed export 2024.mp4")
+    with pytest.warns(DeprecationWarning):
+        status = ours.crop_folder(tmp_path / "raw", tmp_path / "out", left_suffix="_L", right_suffix="_R", crf=None)
+    assert set(status.values()) == {"built"} and sorted(p.split("/")[-1] for p in status) == ["S01_L.mp4", "S01_R.mp4"]
+    with VideoReader(tmp_path / "out" / "S01_L.mp4") as left, VideoReader(tmp_path / "out" / "S01_R.mp4") as right:
+        assert np.array_equal(left[3], frames[3, 42:600, 777:1483])
+        assert np.array_equal(right[3], frames[3, 42:600, 72:778])
+    with pytest.warns(DeprecationWarning):
+        assert ours.crop_video(tmp_path / "raw" / "S01 telemed export 2024.mp4", tmp_path / "out" / "S01_L.mp4",
+                               "left") == "hit"
+
+
+def test_process_triage_and_idempotency(tmp_path):
+    make_sidecar(tmp_path / "a.tvd.h5")
+    make_sidecar(tmp_path / "b.tvd.h5", panels=(1, 2), seed=3)
+    synthetic_tvd(tmp_path / "raw_only.tvd")
+    first = ours.process(tmp_path, progress=False)
+    assert set(first) == {"h5", "video", "toc"}
+    assert first["h5"][str(tmp_path / "a.tvd.h5")] == "hit"
+    assert first["h5"][str(tmp_path / "raw_only.tvd.h5")].startswith("error: extraction needs")
+    assert sorted(p.split("/")[-1] for p in first["video"]) == ["a.mp4", "b_b1.mp4", "b_b2.mp4"]
+    assert set(first["video"].values()) == {"built"} and all(p.endswith(".dnav-toc") for p in first["toc"])
+    again = ours.process(tmp_path, progress=False)
+    assert set(again["video"].values()) == {"hit"}
+    with pytest.raises(TypeError, match="unexpected"):
+        ours.process(tmp_path, frames=False)

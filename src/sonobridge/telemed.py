@@ -25,8 +25,8 @@ from .formats.telemed.autocrop import inner_image_box, panel_mean
 from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, read_telemed, write_sidecar
 from .formats.telemed.uiff import read_tvd_n_frames
 
-__all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "export_video", "looks_lut_inverted",
-           "read_tvd_n_frames", "verify_complete", "write_sidecar"]
+__all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "crop_folder", "crop_video", "export_video",
+           "looks_lut_inverted", "process", "read_tvd_n_frames", "verify_complete", "write_sidecar"]
 
 #: declared (container) counts run ~2 above EchoWave's; a gap beyond this means a truncated load
 COMPLETENESS_TOLERANCE = 16
@@ -242,6 +242,89 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
                                               cancel_check=cancel_check, dnav_toc=build_toc))
         if progress_callback is not None:
             progress_callback(number, len(jobs), path, results[str(path)])
+    return results
+
+
+# ---------------------------------------------------------------- process
+_VIDEO_KWARGS = {"out_dir", "codec", "lossless", "crf", "preset", "fps", "normalize_orientation", "crop",
+                 "skip_existing", "overwrite", "build_toc", "progress", "progress_callback", "cancel_check"}
+
+
+def _triage(source: str | os.PathLike | Iterable, recursive: bool) -> tuple[list[Path], list[Path]]:
+    """``(need extraction, have a sidecar)``: ``.tvd`` files without a ``.tvd.h5`` beside them,
+    and sidecars (given directly, found in folders, or beside a given ``.tvd``)."""
+    if not isinstance(source, (str, os.PathLike)):
+        pairs = [_triage(item, recursive) for item in source]
+        return [p for a, _ in pairs for p in a], [p for _, b in pairs for p in b]
+    path = Path(source)
+    if path.is_dir():
+        found = sorted(path.rglob("*.tvd*") if recursive else path.glob("*.tvd*"))
+        tvds = [p for p in found if p.suffix.lower() == ".tvd"]
+        sidecars = [p for p in found if p.name.endswith(SUFFIX)]
+        return [t for t in tvds if t.with_name(t.name + ".h5") not in sidecars], sidecars
+    if path.suffix.lower() == ".tvd":
+        sidecar = path.with_name(path.name + ".h5")
+        return ([], [sidecar]) if sidecar.exists() else ([path], [])
+    return [], [path]
+
+
+def process(source: str | os.PathLike | Iterable, *, recursive: bool = True, **kwargs: Any) -> dict[str, dict]:
+    """``.tvd -> .tvd.h5 -> .mp4 (+ index, .dnav-toc)`` for every recording in ``source``, each
+    stage skipped when its output is complete. Keyword arguments go to the stage that takes them
+    (:func:`export_video`'s). Returns ``{"h5": {...}, "video": {...}, "toc": {...}}`` of
+    ``{path: "built" | "hit" | "error: ..."}``. Extraction needs EchoWave's AutoInt1 COM server
+    (Windows); elsewhere recordings without a sidecar are reported as errors, and their ``.tvd``
+    can still be read COM-free (``open_recording``)."""
+    unknown = set(kwargs) - _VIDEO_KWARGS
+    if unknown:
+        raise TypeError(f"process() got unexpected keyword arguments {sorted(unknown)}")
+    need_extraction, sidecars = _triage(source, recursive)
+    h5: dict[str, str] = {str(p): "hit" for p in sidecars}
+    for tvd in need_extraction:
+        h5[str(tvd.with_name(tvd.name + ".h5"))] = ("error: extraction needs EchoWave II's AutoInt1 COM server "
+                                                    "(Windows); read the .tvd COM-free with open_recording")
+    video = export_video(sidecars, **kwargs) if sidecars else {}
+    toc = {f"{path}.dnav-toc": status if status.startswith("error") or kwargs.get("build_toc", True)
+           else "skipped" for path, status in video.items()}
+    return {"h5": h5, "video": video, "toc": toc}
+
+
+# ---------------------------------------------------------------- legacy mp4 cropping
+#: EchoWave's side-by-side mp4 export: each view is 706 x 558 pixels at y = 42, x = 777 / 72
+CROP_W, CROP_H, CROP_Y, X_LEFT, X_RIGHT = 706, 558, 42, 777, 72
+_DEPRECATED = ("crop_video/crop_folder re-encode EchoWave's own side-by-side mp4 exports; use export_video on "
+               ".tvd.h5 sidecars (or .tvd files) instead")
+
+
+def crop_video(src: str | os.PathLike, dst: str | os.PathLike, side: str, *, crf: float | None = 24,
+               preset: str = "slow", mono: bool = True) -> str:
+    """Deprecated: crop one EchoWave side-by-side mp4 to its ``"left"`` or ``"right"`` view as
+    grey HEVC (``crf=None`` for lossless); an existing ``dst`` is kept. Returns the status."""
+    from .export.video import EncoderSettings, _export_one, video_stream
+
+    warnings.warn(_DEPRECATED, DeprecationWarning, stacklevel=2)
+    if side not in ("left", "right") or not mono:
+        raise ValueError("side must be 'left' or 'right'; only mono (grey HEVC) output is written")
+    x = X_LEFT if side == "left" else X_RIGHT
+    return _export_one(video_stream(src), Path(dst), True, False,
+                       dict(crop=(CROP_Y, CROP_Y + CROP_H, x, x + CROP_W), flip=False, fps=None,
+                            settings=EncoderSettings(crf=crf, preset=preset), progress=False, cancel_check=None,
+                            dnav_toc=True))
+
+
+def crop_folder(data_dir: str | os.PathLike, dest_dir: str | os.PathLike, *, left_suffix: str, right_suffix: str,
+                stem_split: str = " ", crf: float | None = 24, preset: str = "slow", mono: bool = True
+                ) -> dict[str, str]:
+    """Deprecated: :func:`crop_video` both views of every ``*telemed*.mp4`` under ``data_dir``
+    (paths containing "archive" skipped) into ``dest_dir`` as ``<stem><suffix>.mp4``."""
+    results = {}
+    for source in sorted(Path(data_dir).rglob("*.mp4")):
+        if "telemed" not in source.name.lower() or "archive" in str(source).lower():
+            continue
+        stem = source.stem.split(stem_split)[0]
+        for side, suffix in (("left", left_suffix), ("right", right_suffix)):
+            target = Path(dest_dir) / f"{stem}{suffix}.mp4"
+            results[str(target)] = crop_video(source, target, side, crf=crf, preset=preset, mono=mono)
     return results
 
 

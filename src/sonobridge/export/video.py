@@ -177,6 +177,19 @@ def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int
     return index
 
 
+def video_stream(path: str | os.PathLike) -> Stream:
+    """An existing video as a grey uint8 stream (frames decoded on access, timed by the index)."""
+    from ..core.frames import LazyFrames
+    from ..core.recording import Provenance
+    from ..formats.video.reader import VideoReader
+
+    reader = VideoReader(path)
+    return Stream(name=Path(path).stem, kind=SampleKind.IMAGE, frame_shape=reader.shape[1:], dtype=np.uint8,
+                  frames=LazyFrames(reader.shape, np.uint8, lambda start, stop: reader[start:stop]),
+                  clock_source=np.asarray(reader.time_s, np.float64), clock_unit_s=1.0, time_origin=0.0,
+                  provenance=Provenance((os.fspath(path),), "video"))
+
+
 def output_names(stem: str, names: list[str]) -> dict[str, str]:
     """``<stem>.mp4`` for a single stream, ``<stem>_<stream>.mp4`` for several."""
     if len(names) == 1:
