@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+from synth import write_capture
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SONOBRIDGE_SHARED", REPO.parent / "shared"))
@@ -29,3 +32,18 @@ def lzop_tool_path() -> str:
     if tool is None:
         pytest.fail("Debian's lzop is needed (scripts/setup.sh test installs it)")
     return tool
+
+
+@pytest.fixture()
+def full_capture(tmp_path, clarius_data) -> Path:
+    """A synthetic capture with every stream kind (full-range random int16 RF/IQ, uint8 env,
+    PW IQ), per-frame TGC for RF and the real 2019 IMU file."""
+    folder = tmp_path / "capture"
+    _, _, clock = write_capture(folder, "rf", 2, frames=5, lines=16, samples=300, seed=1)
+    write_capture(folder, "iq", 0, frames=5, lines=16, samples=150, seed=2)
+    write_capture(folder, "env", 1, frames=5, lines=16, samples=120, seed=3)
+    write_capture(folder, "pw", 3, frames=4, lines=1, samples=64, seed=4)
+    (folder / "cap_rf.tgc").write_text("".join(f"timestamp: {int(t)} {{ 0.00mm, {15 + i}.00dB }}"
+                                               f"{{ 40.00mm, 30.00dB }}\n" for i, t in enumerate(clock)))
+    shutil.copy(clarius_data / "carotid_2019_metadata/carotid_imu.yml", folder / "cap_imu.yml")
+    return folder

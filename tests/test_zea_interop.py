@@ -12,7 +12,6 @@ import pytest
 import sonobridge.zea as ours
 
 from test_zea_read import VERDICTS, ZEA
-from test_zea_write import full_capture  # noqa: F401  (fixture)
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import h5py
@@ -20,7 +19,6 @@ from sonobridge.export.zea import export_zea
 from sonobridge.formats import open_recording
 from sonobridge.formats.zea.reader import read_zea
 
-from synth import write_capture
 
 RNG = np.random.default_rng(7)
 REAL_2020 = "carotid_doppler_2020"
@@ -203,21 +201,6 @@ def assert_same_recording(direct, back):
             assert_same(getattr(signal, field), getattr(other, field), f"signal {name}.{field}")
     for field in ("name", "start_time", "parameters", "provenance"):
         assert_same(getattr(direct, field), getattr(back, field), field)
-
-
-@pytest.fixture()
-def full_capture(tmp_path, clarius_data) -> Path:
-    """A synthetic capture with every stream kind (full-range random int16 RF/IQ, uint8 env,
-    PW IQ), per-frame TGC for RF and the real 2019 IMU file."""
-    folder = tmp_path / "capture"
-    _, _, clock = write_capture(folder, "rf", 2, frames=5, lines=16, samples=300, seed=1)
-    write_capture(folder, "iq", 0, frames=5, lines=16, samples=150, seed=2)
-    write_capture(folder, "env", 1, frames=5, lines=16, samples=120, seed=3)
-    write_capture(folder, "pw", 3, frames=4, lines=1, samples=64, seed=4)
-    (folder / "cap_rf.tgc").write_text("".join(f"timestamp: {int(t)} {{ 0.00mm, {15 + i}.00dB }}"
-                                               f"{{ 40.00mm, 30.00dB }}\n" for i, t in enumerate(clock)))
-    shutil.copy(clarius_data / "carotid_2019_metadata/carotid_imu.yml", folder / "cap_imu.yml")
-    return folder
 
 
 def test_clarius_conversion_is_lossless(full_capture, tmp_path):

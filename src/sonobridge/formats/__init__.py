@@ -92,7 +92,8 @@ def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
     sources = [source for finder in _FINDERS for source in (finder(path) or [])]
     if sources:
         return sources
-    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data, zea HDF5, DICOM, Telemed .tvd.h5)")
+    raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data, zea HDF5, "
+                                      "DICOM, Telemed .tvd / .tvd.h5)")
 
 
 def open_recording(path: str | os.PathLike, **options: Any) -> Recording:

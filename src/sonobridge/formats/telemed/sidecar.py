@@ -138,7 +138,8 @@ def read_sidecar(path: str | os.PathLike, keep_open: bool = True) -> Sidecar:
             params={key[len("param_"):]: value for key, value in attrs.items() if key.startswith("param_")},
             image_dx_cm_per_px=float(attrs["image_dx_cm_per_px"]) if "image_dx_cm_per_px" in attrs else None,
             image_dy_cm_per_px=float(attrs["image_dy_cm_per_px"]) if "image_dy_cm_per_px" in attrs else None,
-            source_tvd_path=str(attrs.get("source_tvd_path", "")), extracted_at_iso=str(attrs.get("extracted_at_iso", "")),
+            source_tvd_path=str(attrs.get("source_tvd_path", "")),
+            extracted_at_iso=str(attrs.get("extracted_at_iso", "")),
             schema_version=normalise_schema(attrs.get("schema_version", SCHEMA)),
             tvd_declared_n_frames=int(attrs["tvd_declared_n_frames"]) if attrs.get("tvd_declared_n_frames")
             not in (None, "") else None)
@@ -215,7 +216,8 @@ def read_telemed(path: str | os.PathLike) -> Recording:
         frames = None
         if sidecar.frames is not None:
             frames = LazyFrames((sidecar.n_frames, roi.height, roi.width), np.uint8,
-                                lambda start, stop, rows=rows, columns=columns: sidecar.frames[start:stop, rows, columns])
+                                lambda start, stop, rows=rows, columns=columns:
+                                sidecar.frames[start:stop, rows, columns])
         streams[f"b{n}"] = Stream(
             name=f"b{n}", kind=SampleKind.IMAGE, frame_shape=(roi.height, roi.width), dtype=np.uint8, frames=frames,
             clock_source=clock, clock_unit_s=1e-3, geometry=panel_grid(sidecar, roi),
