@@ -277,4 +277,84 @@ def test_process_triage_and_idempotency(tmp_path):
     again = ours.process(tmp_path, progress=False)
     assert set(again["video"].values()) == {"hit"}
     with pytest.raises(TypeError, match="unexpected"):
-        ours.process(tmp_path, frames=False)
+        ours.process(tmp_path, colour=True)
+
+
+# ---------------------------------------------------------------- AutoInt1 extraction (test double)
+def test_extraction_through_the_autoint1_simulator(tmp_path):
+    from autoint1_simulator import AutoInt1Simulator
+    from telemed_synth import uiff_bytes
+
+    from sonobridge.formats.telemed.autoint import AutoInt1Client, export_h5
+
+    source = make_sidecar(tmp_path / "truth.tvd.h5", panels=(1, 2), seed=9)
+    (tmp_path / "rec").mkdir()
+    (tmp_path / "rec" / "scan.tvd").write_bytes(uiff_bytes(declared=42))
+    simulator = AutoInt1Simulator({"scan.tvd": source})
+    seen, hooks = [], []
+    status = export_h5(tmp_path / "rec", out_dir=tmp_path / "out", client=AutoInt1Client(simulator), progress=False,
+                       postprocess=hooks.append, progress_callback=lambda *args: seen.append(args))
+    target = tmp_path / "out" / "scan.tvd.h5"
+    assert status == {str(target): "built"} and hooks == [target] and len(seen) == 1
+    assert not simulator.crashed and simulator.run == simulator.record == 0
+    truth, extracted = ours.Log(source), ours.Log(target)
+    assert np.array_equal(extracted.time_ms, truth.time_ms) and extracted.b_mode_rois == truth.b_mode_rois
+    assert np.array_equal(extracted.frame(7), truth.frame(7))
+    assert extracted.params["probe_name"] == "L12-5N40-A4" and extracted.params["b_depth"] == 40
+    assert extracted.tvd_declared_n_frames == 42
+    assert export_h5(tmp_path / "rec", out_dir=tmp_path / "out", client=AutoInt1Client(simulator),
+                     progress=False) == {str(target): "hit"}
+    timing = export_h5(tmp_path / "rec", out_dir=tmp_path / "timing", client=AutoInt1Client(simulator),
+                       progress=False, frames=False)
+    assert list(timing.values()) == ["built"] and not ours.Log(tmp_path / "timing" / "scan.tvd.h5").has_frames
+
+
+def test_network_sources_are_staged_and_cleaned_even_on_error(tmp_path, monkeypatch):
+    import tempfile
+
+    from autoint1_simulator import AutoInt1Simulator
+    from telemed_synth import uiff_bytes
+
+    from sonobridge.formats.telemed.autoint import AutoInt1Client, export_h5
+
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "net.tvd").write_bytes(uiff_bytes(declared=10))
+    (share / "broken.tvd").write_bytes(uiff_bytes(declared=10))
+    source = make_sidecar(tmp_path / "truth.tvd.h5")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "local"))
+    (tmp_path / "local").mkdir()
+    simulator = AutoInt1Simulator({"net.tvd": source})              # broken.tvd: OpenFile fails
+    status = export_h5([share / "net.tvd", share / "broken.tvd"], out_dir=tmp_path / "out", progress=False,
+                       client=AutoInt1Client(simulator), network=lambda path: str(path).startswith(str(share)))
+    assert status[str(tmp_path / "out" / "net.tvd.h5")] == "built"
+    assert status[str(tmp_path / "out" / "broken.tvd.h5")].startswith("error: EchoWave could not open")
+    assert all(str(tmp_path / "local") in path for path in simulator.opened)       # EchoWave saw local copies
+    assert list((tmp_path / "local").iterdir()) == []                                # and they are gone
+
+
+def test_connect_explains_where_extraction_cannot_run():
+    import sys
+
+    from sonobridge.formats.telemed.autoint import EchoWaveError, connect, keep_full_speed
+
+    if sys.platform != "win32":
+        with pytest.raises(EchoWaveError, match="Windows"):
+            connect()
+        with keep_full_speed():                                          # a no-op here
+            pass
+
+
+def test_process_extracts_with_a_client_then_encodes(tmp_path):
+    from autoint1_simulator import AutoInt1Simulator
+    from telemed_synth import uiff_bytes
+
+    from sonobridge.formats.telemed.autoint import AutoInt1Client
+
+    source = make_sidecar(tmp_path / "truth.tvd.h5", seed=11)
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "s1.tvd").write_bytes(uiff_bytes(declared=42))
+    result = ours.process(tmp_path / "study", client=AutoInt1Client(AutoInt1Simulator({"s1.tvd": source})),
+                          progress=False)
+    assert result["h5"] == {str(tmp_path / "study" / "s1.tvd.h5"): "built"}
+    assert result["video"] == {str(tmp_path / "study" / "s1.mp4"): "built"}

@@ -13,6 +13,7 @@ video export of :mod:`sonobridge.export.video`.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,11 +23,13 @@ import h5py
 import numpy as np
 
 from .formats.telemed.autocrop import inner_image_box, panel_mean
+from .formats.telemed.autoint import connect, export_h5, keep_full_speed
 from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, read_telemed, write_sidecar
 from .formats.telemed.uiff import read_tvd_n_frames
 
-__all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "crop_folder", "crop_video", "export_video",
-           "looks_lut_inverted", "process", "read_tvd_n_frames", "verify_complete", "write_sidecar"]
+__all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "connect", "crop_folder", "crop_video", "export_h5",
+           "export_video", "keep_full_speed", "looks_lut_inverted", "process", "read_tvd_n_frames", "verify_complete",
+           "write_sidecar"]
 
 #: declared (container) counts run ~2 above EchoWave's; a gap beyond this means a truncated load
 COMPLETENESS_TOLERANCE = 16
@@ -248,6 +251,8 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
 # ---------------------------------------------------------------- process
 _VIDEO_KWARGS = {"out_dir", "codec", "lossless", "crf", "preset", "fps", "normalize_orientation", "crop",
                  "skip_existing", "overwrite", "build_toc", "progress", "progress_callback", "cancel_check"}
+_H5_KWARGS = {"frames", "compression", "postprocess", "client", "skip_existing", "progress", "progress_callback",
+              "cancel_check"}
 
 
 def _triage(source: str | os.PathLike | Iterable, recursive: bool) -> tuple[list[Path], list[Path]]:
@@ -275,15 +280,21 @@ def process(source: str | os.PathLike | Iterable, *, recursive: bool = True, **k
     ``{path: "built" | "hit" | "error: ..."}``. Extraction needs EchoWave's AutoInt1 COM server
     (Windows); elsewhere recordings without a sidecar are reported as errors, and their ``.tvd``
     can still be read COM-free (``open_recording``)."""
-    unknown = set(kwargs) - _VIDEO_KWARGS
+    unknown = set(kwargs) - _VIDEO_KWARGS - _H5_KWARGS
     if unknown:
         raise TypeError(f"process() got unexpected keyword arguments {sorted(unknown)}")
     need_extraction, sidecars = _triage(source, recursive)
     h5: dict[str, str] = {str(p): "hit" for p in sidecars}
-    for tvd in need_extraction:
-        h5[str(tvd.with_name(tvd.name + ".h5"))] = ("error: extraction needs EchoWave II's AutoInt1 COM server "
-                                                    "(Windows); read the .tvd COM-free with open_recording")
-    video = export_video(sidecars, **kwargs) if sidecars else {}
+    if need_extraction and (kwargs.get("client") is not None or sys.platform == "win32"):
+        extracted = export_h5(need_extraction, **{k: v for k, v in kwargs.items() if k in _H5_KWARGS})
+        h5.update(extracted)
+        sidecars += [Path(path) for path, status in extracted.items() if not status.startswith("error")]
+    else:
+        for tvd in need_extraction:
+            h5[str(tvd.with_name(tvd.name + ".h5"))] = ("error: extraction needs EchoWave II's AutoInt1 COM server "
+                                                        "(Windows); read the .tvd COM-free with open_recording")
+    video_options = {k: v for k, v in kwargs.items() if k in _VIDEO_KWARGS}
+    video = export_video(sidecars, **video_options) if sidecars else {}
     toc = {f"{path}.dnav-toc": status if status.startswith("error") or kwargs.get("build_toc", True)
            else "skipped" for path, status in video.items()}
     return {"h5": h5, "video": video, "toc": toc}
