@@ -358,3 +358,49 @@ def test_process_extracts_with_a_client_then_encodes(tmp_path):
                           progress=False)
     assert result["h5"] == {str(tmp_path / "study" / "s1.tvd.h5"): "built"}
     assert result["video"] == {str(tmp_path / "study" / "s1.mp4"): "built"}
+
+
+def test_metadata_probe_reads_only_safe_ids(tmp_path):
+    import json
+
+    from autoint1_simulator import AutoInt1Simulator
+
+    from sonobridge.formats.telemed.autoint import AutoInt1Client
+    from sonobridge.formats.telemed.probe import parse_ids, probe, write_report
+
+    document = "\n".join([
+        "// AutoInt1 parameter ids (synthetic excerpt in the documented format)",
+        "#define id_get_current_probe_name 918 // ParamGetString(id, ...) returns the probe name",
+        "#define id_b_depth_shift 305 // shift by index",
+        "#define id_b_is_scan_direction_changed 133 // ParamGetBool",
+        "#define id_b_flip_up_down 105 // val = 0; toggles the image",
+        "#define id_mystery 999 // no hint",
+        "#define id_get_current_probe_name 1 // a later redefinition is ignored"])
+    ids = parse_ids(document)
+    assert [(i.name, i.kind, i.variant) for i in ids] == [
+        ("id_get_current_probe_name", "documented_get", "String"), ("id_b_depth_shift", "shift_inferred", "Int"),
+        ("id_b_is_scan_direction_changed", "documented_get", "Bool"), ("id_b_flip_up_down", "action_only", None),
+        ("id_mystery", "unknown", None)]
+    simulator = AutoInt1Simulator({"scan.tvd": make_sidecar(tmp_path / "t.tvd.h5", flipped=True)})
+    (tmp_path / "scan.tvd").write_bytes(b"x")
+    client = AutoInt1Client(simulator)
+    client.open(tmp_path / "scan.tvd")
+    result = probe(client, ids)
+    assert result["values"] == {"id_get_current_probe_name": "L12-5N40-A4", "id_b_depth_shift": 40,
+                                "id_b_is_scan_direction_changed": True}
+    assert not simulator.crashed
+    json_path, markdown = write_report(result, tmp_path / "probe")
+    assert json.loads(json_path.read_text())["counts"]["unknown"] == 1
+    assert "| id_mystery | 999 | unknown |  | (not read) |" in markdown.read_text()
+
+
+def test_sidecar_written_from_another_format_loads_in_telemed(theirs, tmp_path):
+    from sonobridge.formats.telemed.sidecar import sidecar_from_stream, write_sidecar
+
+    from conftest import SHARED
+
+    stream = open_recording(SHARED / "data" / "dicom" / "wheels" / "pydicom-data" / "OBXXXX1A_rle_2frame.dcm")["image"]
+    path = write_sidecar(sidecar_from_stream(stream), tmp_path / "from_dicom.tvd.h5")
+    their_log = theirs.Log(path)
+    assert their_log.n_frames == 2 and np.array_equal(their_log.frame(1), np.asarray(stream.frames[1]))
+    assert their_log.image_dx_cm_per_px == pytest.approx(stream.geometry.pixel_size_m * 100)

@@ -77,13 +77,13 @@ class AutoInt1Client:
         self.cmd = cmd
 
     def open(self, path: Path) -> None:
-        cmd = self.cmd
+        cmd = self.cmd                 # zero-argument COM methods run when read (pywin32 properties)
         if cmd.IsRecordingState == 1:
-            cmd.RecordStop
+            _ = cmd.RecordStop
         if cmd.IsRunState == 1:
-            cmd.FreezeRun
+            _ = cmd.FreezeRun
         if cmd.IsPlayState == 1:
-            cmd.PlayPause
+            _ = cmd.PlayPause
         if cmd.OpenFile(str(path)) == -1:
             raise EchoWaveError(path, "EchoWave could not open it (OpenFile returned -1)")
 
@@ -193,7 +193,8 @@ def extract(client: AutoInt1Client, tvd: Path, out: Path, *, frames: bool = True
         rois = client.rois()
         if not rois:
             raise EchoWaveError(tvd, "no active B-mode panel (all panel rectangles are zero)")
-        height, width = images[0].shape if images else (max(r.y2 for r in rois.values()), max(r.x2 for r in rois.values()))
+        height, width = images[0].shape if images else (max(r.y2 for r in rois.values()),
+                                                        max(r.x2 for r in rois.values()))
         sidecar = Sidecar(time_ms=times - times[0] if n else times, rois=rois, full_frame_width=width,
                           full_frame_height=height, frames=np.stack(images) if images else None,
                           params=client.parameters(), source_tvd_path=str(tvd),

@@ -195,6 +195,26 @@ def write_sidecar(sidecar: Sidecar, path: str | os.PathLike, *, compression: str
     return Path(path)
 
 
+def sidecar_from_stream(stream: Stream, *, source: str = "") -> Sidecar:
+    """A one-panel sidecar of a grey uint8 ``(n, H, W)`` stream (the whole frame is the B panel):
+    times from the stream's clock, the display scale from its PixelGrid (cm per pixel)."""
+    if stream.dtype != np.uint8 or len(stream.frame_shape) != 2:
+        raise FormatError(stream.label, f"a sidecar holds uint8 grey frames, not {stream.dtype} {stream.frame_shape}")
+    height, width = stream.frame_shape
+    times = stream.timestamps_s
+    time_ms = (times - times[0]) * 1000 if times is not None and times.size == stream.n_frames else \
+        np.arange(stream.n_frames) * 1000 / (stream.mean_frame_rate_hz or 30.0)
+    grid = stream.geometry if isinstance(stream.geometry, PixelGrid) else None
+    dx = abs(float(grid.x_m[1] - grid.x_m[0])) * 100 if grid is not None and grid.x_m.size > 1 else 0.0
+    dz = abs(float(grid.z_m[1] - grid.z_m[0])) * 100 if grid is not None and grid.z_m.size > 1 else 0.0
+    roi = Roi(1, 1, width, 1, height, width, height, dx, dz)
+    return Sidecar(time_ms=np.asarray(time_ms, np.float64), rois={1: roi}, full_frame_width=width,
+                   full_frame_height=height, frames=stream.require_frames(),
+                   image_dx_cm_per_px=dx or None, image_dy_cm_per_px=dz or None,
+                   source_tvd_path=source or (stream.provenance.source_files[0] if stream.provenance and
+                                              stream.provenance.source_files else ""))
+
+
 def panel_grid(sidecar: Sidecar, roi: Roi) -> PixelGrid | None:
     """The panel's pixel centres in metres on the display scale (origin at the panel's top left)."""
     dx, dy = sidecar.display_scale_cm()
