@@ -67,6 +67,10 @@ class AutoInt1Simulator:
         self.current, self.frame_loaded = index_1n - 1, bool(load)
         return 0
 
+    GetLoadedFrameWidth = property(lambda self: int(self.loaded["frames"].shape[2]))
+    GetLoadedFrameHeight = property(lambda self: int(self.loaded["frames"].shape[1]))
+    GetCurrentFrameIdx1n = property(lambda self: self.current + 1)
+
     @property
     def GetCurrentFrameTime(self) -> float:
         return float(self.loaded["time_ms"][self.current])

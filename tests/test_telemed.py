@@ -404,3 +404,34 @@ def test_sidecar_written_from_another_format_loads_in_telemed(theirs, tmp_path):
     their_log = theirs.Log(path)
     assert their_log.n_frames == 2 and np.array_equal(their_log.frame(1), np.asarray(stream.frames[1]))
     assert their_log.image_dx_cm_per_px == pytest.approx(stream.geometry.pixel_size_m * 100)
+
+
+def test_sidecars_written_by_telemed_load_identically_in_ours(theirs, tmp_path, monkeypatch):
+    """The telemed package's own extraction code writes the sidecar (its COM calls answered by the
+    AutoInt1 simulator test double through a stand-in win32com module); ours reads it the same."""
+    import sys
+    import types
+
+    from autoint1_simulator import AutoInt1Simulator
+    from telemed_synth import uiff_bytes
+
+    source = make_sidecar(tmp_path / "truth.tvd.h5", panels=(1, 2), flipped=True, seed=9)
+    (tmp_path / "rec").mkdir()
+    (tmp_path / "rec" / "scan.tvd").write_bytes(uiff_bytes(declared=42))
+    simulator = AutoInt1Simulator({"scan.tvd": source})
+    client = types.ModuleType("win32com.client")
+    client.GetActiveObject = lambda prog_id: simulator
+    package = types.ModuleType("win32com")
+    package.client = client
+    monkeypatch.setitem(sys.modules, "win32com", package)
+    monkeypatch.setitem(sys.modules, "win32com.client", client)
+    assert set(theirs.export_h5(tmp_path / "rec" / "scan.tvd", progress=False).values()) == {"built"}
+    written = tmp_path / "rec" / "scan.tvd.h5"
+    their_log, our_log = theirs.Log(written), ours.Log(written)
+    for key in SCALARS:
+        assert getattr(our_log, key) == pytest.approx(getattr(their_log, key)), key
+    assert our_log.params == their_log.params and our_log.b_mode_rois.keys() == their_log.b_mode_rois.keys()
+    assert np.array_equal(our_log.time_ms, their_log.time_ms)
+    for panel in (1, 2):
+        assert np.array_equal(our_log.frame(5, crop="panel", panel=panel), their_log.frame(5, crop="panel", panel=panel))
+    assert sorted(open_recording(written).streams) == ["b1", "b2"]
