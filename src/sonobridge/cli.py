@@ -254,6 +254,24 @@ def cmd_video(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures or errors else EXIT_OK
 
 
+def cmd_process(args: argparse.Namespace) -> int:
+    from .pipeline.run import REPORT_HTML, REPORT_JSON, _overall, process
+
+    options = {k: v for k, v in (("probe", args.probe), ("sound_speed_m_s", args.sound_speed)) if v}
+    results = process(args.paths, args.out, dicom=args.dicom, workers=args.workers, scheduler=args.scheduler,
+                      overwrite=args.overwrite, progress=not args.quiet, **options)
+    statuses = {label: _overall(result) for label, result in results.items()}
+    out = Path(args.out) if args.out else Path(args.paths[0]).resolve().parent / "sonobridge-out"
+    if args.json:
+        json.dump({"report": str(out / REPORT_JSON), "status": statuses}, sys.stdout, indent=2)
+        print()
+    else:
+        for label, status in sorted(statuses.items(), key=lambda item: (item[1] != "error", item[0])):
+            print(f"{status:5} {label}")
+        print(f"report: {out / REPORT_HTML}")
+    return EXIT_DATA_ERROR if "error" in statuses.values() else EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .zea import validate
 
@@ -387,6 +405,21 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--overwrite", action="store_true", help="re-encode existing outputs")
     _add_reader_options(video)
     video.set_defaults(handler=cmd_video)
+
+    process = commands.add_parser("process", parents=[common], help="bring a cohort to the same processed state",
+                                  description="Discover every recording under each PATH (Clarius, DICOM, Telemed, "
+                                              "zea) and run what each still needs: zea HDF5, video + frame index, QC "
+                                              "(and DICOM with --dicom). Completed outputs are kept; a killed run "
+                                              "resumes. Writes sonobridge-report.json and .html. Exit 1 if any "
+                                              "recording failed.")
+    process.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder tree")
+    process.add_argument("--out", help="output folder (default: sonobridge-out beside the first PATH)")
+    process.add_argument("--dicom", action="store_true", help="also write Ultrasound Multi-frame DICOM")
+    process.add_argument("--workers", type=int, default=2, help="recordings processed side by side (default 2)")
+    process.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask cluster")
+    process.add_argument("--overwrite", action="store_true", help="redo every stage")
+    _add_reader_options(process)
+    process.set_defaults(handler=cmd_process)
 
     validate = commands.add_parser("validate", parents=[common], help="check zea-format HDF5 files",
                                    description="Check each file against the zea data format "

@@ -1,0 +1,54 @@
+"""The human-readable run report: one HTML page, failures first, a thumbnail per video."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+THUMBNAIL_WIDTH = 160
+
+
+def _thumbnail(video: str) -> str:
+    """An inline PNG of the video's first frame (empty if it cannot be read)."""
+    try:
+        from PIL import Image
+
+        from ..formats.video.reader import VideoReader
+
+        with VideoReader(video) as reader:
+            image = Image.fromarray(reader[0])
+        image.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    except Exception:  # noqa: BLE001 - a missing thumbnail must not break the report
+        return ""
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return "<br>".join(f"{html.escape(Path(str(k)).name)}: {html.escape(str(v))}" for k, v in value.items())
+    return html.escape(str(value))
+
+
+def html_report(document: dict[str, Any], out: Path) -> str:
+    status = document["summary"]["status"]
+    order = sorted(document["results"], key=lambda label: (status[label] != "error", label))
+    rows = []
+    for label in order:
+        result = document["results"][label]
+        videos = [path for path, state in (result.get("video") or {}).items()
+                  if isinstance(state, str) and not state.startswith("error")] if isinstance(result.get("video"), dict) else []
+        stages = "".join(f"<td>{_cell(result.get(stage, ''))}</td>" for stage in ("ingest", "video", "qc", "dicom"))
+        rows.append(f'<tr class="{status[label]}"><td>{html.escape(label)}</td><td>{status[label]}</td>{stages}'
+                    f'<td>{"".join(_thumbnail(v) for v in videos[:2])}</td></tr>')
+    errors = sum(s == "error" for s in status.values())
+    return ("<!doctype html><meta charset='utf-8'><title>sonobridge run</title><style>"
+            "body{font-family:sans-serif}td{vertical-align:top;border-bottom:1px solid #ccc;padding:4px;"
+            "font-size:12px}tr.error{background:#fdd}</style>"
+            f"<h1>sonobridge run</h1><p>{len(status)} recordings, {errors} with errors, "
+            f"{document['summary']['seconds']} s. Failures first.</p><table><tr><th>recording</th><th>status</th>"
+            "<th>ingest</th><th>video</th><th>qc</th><th>dicom</th><th>thumbnail</th></tr>" + "".join(rows)
+            + "</table>")

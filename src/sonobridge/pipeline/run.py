@@ -1,0 +1,157 @@
+"""The cohort run: discover recordings, run their stages with overlap, write the run report.
+
+Stages with different bottlenecks overlap: each recording's stages run in order, recordings run
+side by side on a pool of workers (threads locally; a Dask cluster with ``executor=`` or
+``scheduler=``), so the wall time approaches the slowest stage rather than the sum. One failing
+recording is reported and the rest complete. Every stage is idempotent (see :mod:`.stages`), so
+a run killed at any point and started again only does what is missing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from ..errors import SonobridgeError
+from ..export.atomic import write_bytes_atomic
+from .report import html_report
+from .stages import Item, dicom, ingest, qc, stem_for, video
+
+REPORT_JSON, REPORT_HTML = "sonobridge-report.json", "sonobridge-report.html"
+
+
+def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tuple[list[Item], dict[str, str]]:
+    """Every recording at ``sources`` (files, packages, folder trees; mixed formats) and the
+    sources that could not be read, ``{path: problem}``."""
+    from ..formats import find_recordings
+
+    items, problems = [], {}
+    for source in sources:
+        try:
+            found = find_recordings(source)
+        except SonobridgeError as error:
+            problems[str(source)] = error.problem
+            continue
+        items += [Item(s.label, s.format, stem_for(s.label, s.format), tuple(sorted(reader_options.items())))
+                  for s in found]
+    return list({item.label: item for item in items}.values()), problems
+
+
+def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool = False) -> dict[str, Any]:
+    """All stages of one recording, in order; ``{stage: status, "seconds": {stage: s}}``."""
+    folder = Path(out_dir)
+    result: dict[str, Any] = {"format": item.format, "seconds": {}}
+    for stage in stages:
+        start = time.perf_counter()
+        if stage == "ingest":
+            result[stage] = ingest(item, folder, overwrite)
+        elif stage == "video":
+            result[stage] = video(item, folder, overwrite)
+        elif stage == "qc":
+            result[stage] = qc(item)
+        elif stage == "dicom":
+            result[stage] = dicom(item, folder, overwrite)
+        result["seconds"][stage] = round(time.perf_counter() - start, 4)
+    return result
+
+
+def _client(executor: Any, scheduler: str | None):
+    if executor is not None:
+        return executor
+    if scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            from ..errors import MissingDependencyError
+
+            raise MissingDependencyError(None, "--scheduler needs dask.distributed: pip install 'sonobridge[cluster]'") \
+                from None
+        return Client(scheduler)
+    return None
+
+
+def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
+            dicom: bool = False, workers: int = 2, executor: Any = None, scheduler: str | None = None,
+            overwrite: bool = False, progress: bool = True,
+            progress_callback: Callable[[int, int, str, str], None] | None = None,
+            cancel_check: Callable[[], bool] | None = None, **reader_options: Any) -> dict[str, dict[str, Any]]:
+    """Bring every recording at ``sources`` to the same state in ``out_dir`` (default: a
+    ``sonobridge-out`` folder beside the first source): zea HDF5, videos with indexes, QC
+    (and DICOM with ``dicom=True``). Returns ``{recording: {stage: status}}`` and writes
+    ``sonobridge-report.json`` and ``sonobridge-report.html`` there. ``executor``: a
+    ``dask.distributed.Client`` (or ``scheduler="tcp://host:port"``) to run on a cluster.
+    ``reader_options`` (e.g. ``probe="L7"``) go to the readers. Temporary files of killed writes
+    in ``out_dir`` are removed before and after the run (one run per output folder at a time)."""
+    from tqdm.auto import tqdm
+
+    sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    out = Path(out_dir) if out_dir is not None else Path(sources[0]).resolve().parent / "sonobridge-out"
+    out.mkdir(parents=True, exist_ok=True)
+    stages = ("ingest", "video", "qc") + (("dicom",) if dicom else ())
+    started = time.perf_counter()
+    _remove_partials(out)
+    items, problems = discover(sources, **reader_options)
+    results: dict[str, dict[str, Any]] = {path: {"discover": f"error: {problem}"} for path, problem in problems.items()}
+    client = _client(executor, scheduler)
+    with tqdm(total=len(items), unit="recording", disable=not progress) as bar:
+        if client is not None:
+            futures = {client.submit(run_item, item, str(out), stages, overwrite, pure=False): item for item in items}
+            completed = _dask_completed(futures)
+        else:
+            pool = ThreadPoolExecutor(max(1, workers))
+            futures = {pool.submit(run_item, item, str(out), stages, overwrite): item for item in items}
+            completed = as_completed(futures)
+        for number, future in enumerate(completed):
+            item = futures[future]
+            try:
+                results[item.label] = future.result()
+            except Exception as error:  # noqa: BLE001 - a worker lost or a bug: report it, carry on
+                results[item.label] = {"format": item.format, "run": f"error: {type(error).__name__}: {error}"}
+            bar.update(1)
+            if progress_callback is not None:
+                progress_callback(number, len(items), item.label, _overall(results[item.label]))
+            if cancel_check is not None and cancel_check():
+                for other in futures:
+                    other.cancel()
+                break
+        if client is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    _remove_partials(out)               # e.g. left by a worker that was killed mid-write and retried
+    write_report(out, results, time.perf_counter() - started)
+    return results
+
+
+def _remove_partials(out: Path) -> None:
+    """Delete temporary files of interrupted writes (none of this run's writers is active)."""
+    for leftover in out.glob(".*.partial"):
+        leftover.unlink(missing_ok=True)
+
+
+def _dask_completed(futures):
+    from dask.distributed import as_completed as dask_as_completed
+
+    return dask_as_completed(list(futures))
+
+
+def _overall(result: dict[str, Any]) -> str:
+    """``error`` if any stage failed, ``hit`` if every stage was already done, else ``built``."""
+    statuses = []
+    for key in ("discover", "run", "ingest", "video", "dicom"):
+        value = result.get(key)
+        statuses += list(value.values()) if isinstance(value, dict) else [value] if value is not None else []
+    if any(s.startswith("error") for s in statuses) or "error" in result.get("qc", {}):
+        return "error"
+    done = [s for s in statuses if not s.startswith("skipped")]
+    return "hit" if done and all(s == "hit" for s in done) else "built"
+
+
+def write_report(out: Path, results: dict[str, dict[str, Any]], seconds: float) -> None:
+    summary = {"recordings": len(results), "seconds": round(seconds, 3),
+               "status": {label: _overall(result) for label, result in results.items()}}
+    document = {"summary": summary, "results": results}
+    write_bytes_atomic(out / REPORT_JSON, json.dumps(document, indent=2, default=str).encode())
+    write_bytes_atomic(out / REPORT_HTML, html_report(document, out).encode())

@@ -1,0 +1,131 @@
+"""The stages of the cohort pipeline, one recording at a time. Each stage checks whether its
+output is already complete and valid (not merely present) and returns ``"built"``, ``"hit"``,
+``"skipped: ..."`` or ``"error: ..."``; outputs are written under temporary names and renamed.
+
+* ingest: the recording as a zea-format HDF5 file (``<stem>.hdf5``) unless it already is one;
+  done when the file validates.
+* video: one lossless mp4 + frame index (+ ``.dnav-toc``) per image stream; done when the index
+  matches the video.
+* qc: completeness (frames vs declared), timing gaps, calibration, LUT inversion (Telemed).
+* dicom (optional): an Ultrasound Multi-frame object (``<stem>.dcm``); done when it decodes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SonobridgeError
+
+GAP_FACTOR = 2.0          # an interval longer than this many median intervals is a timing gap
+
+
+@dataclass(frozen=True)
+class Item:
+    """One recording of the cohort: where it is, its format, the stem of its outputs and the
+    reader options (e.g. ``probe`` for captures that do not record theirs)."""
+
+    label: str
+    format: str
+    stem: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def open(self):
+        """Read the recording (each stage reads it afresh: stages may run on different workers)."""
+        from ..formats import find_recordings
+
+        root = self.label.rpartition(":")[0] if self.format == "clarius-raw" else self.label
+        for source in find_recordings(root):
+            if source.label == self.label:
+                return source.open(**dict(self.options))
+        raise SonobridgeError(self.label, "no longer found")
+
+
+def stem_for(label: str, format_name: str) -> str:
+    """A file-name stem per recording: ``<container>-<capture>`` for Clarius, the file name
+    without its format suffix otherwise."""
+    container, _, prefix = label.rpartition(":")
+    base = f"{Path(container).name}-{prefix}" if format_name == "clarius-raw" else Path(label).name
+    for suffix in (".tvd.h5", ".hdf5", ".h5", ".dcm", ".tvd"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", base)
+
+
+def _status(function, *args: Any, **kwargs: Any) -> str:
+    try:
+        return function(*args, **kwargs)
+    except SonobridgeError as error:
+        return f"error: {error.problem}"
+    except (ValueError, OSError, IndexError) as error:
+        return f"error: {type(error).__name__}: {error}"
+
+
+def ingest(item: Item, out_dir: Path, overwrite: bool = False) -> str:
+    def run() -> str:
+        from ..export.zea import export_zea
+        from ..zea import validate
+
+        if item.format == "zea":
+            return "skipped: already zea"
+        target = out_dir / f"{item.stem}.hdf5"
+        if target.exists() and not overwrite and validate(target).valid:
+            return "hit"
+        export_zea(item.open(), target, overwrite=True)
+        return "built"
+    return _status(run)
+
+
+def video(item: Item, out_dir: Path, overwrite: bool = False) -> dict[str, str]:
+    try:
+        from ..export.video import export_video
+
+        return export_video(item.open(), out_dir, stem=item.stem, skip_existing=not overwrite, overwrite=overwrite,
+                            progress=False)
+    except SonobridgeError as error:
+        return {str(out_dir / f"{item.stem}.mp4"): f"error: {error.problem}"}
+
+
+def dicom(item: Item, out_dir: Path, overwrite: bool = False) -> str:
+    def run() -> str:
+        from ..export.dicom import export_dicom
+        from ..formats.dicom.pixels import decode
+
+        target = out_dir / f"{item.stem}.dcm"
+        if target.exists() and not overwrite:
+            try:
+                decode(target, frame=1)
+                return "hit"
+            except SonobridgeError:
+                pass
+        export_dicom(item.open(), target, overwrite=True)
+        return "built"
+    return _status(run)
+
+
+def qc(item: Item) -> dict[str, Any]:
+    """Per stream: frames vs declared, timing gaps, calibration present; LUT inversion for Telemed."""
+    try:
+        recording = item.open()
+    except SonobridgeError as error:
+        return {"error": error.problem}
+    report: dict[str, Any] = {}
+    for name, stream in recording.streams.items():
+        times = stream.timestamps_s
+        gaps = 0
+        if times is not None and times.size > 2:
+            steps = np.diff(times)
+            gaps = int(np.sum(steps > GAP_FACTOR * np.median(steps)))
+        declared = stream.declared_n_frames
+        report[name] = {"n_frames": stream.n_frames, "declared": declared,
+                        "complete": None if not declared else stream.n_frames >= declared - 16,
+                        "timing_gaps": gaps, "calibrated": stream.geometry is not None,
+                        "has_frames": stream.has_frames}
+    if item.format == "telemed-tvd-h5":
+        from ..telemed import looks_lut_inverted
+
+        report["lut_inverted"] = looks_lut_inverted(item.label)
+    return report
