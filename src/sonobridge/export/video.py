@@ -92,21 +92,19 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: 
 
 
 # ---------------------------------------------------------------- streams to videos
-def video_streams(recording: Recording) -> dict[str, Stream]:
-    """The streams worth a video, as uint8 ``(n_frames, height, width)`` display frames: grey
-    images and B-mode as they are, RGB images as their luma; envelope lines scan-converted when
-    the probe is known, else shown depth-down (samples as rows, lines as columns)."""
-    out = {}
-    for name, stream in recording.streams.items():
-        if not stream.has_frames or stream.dtype != np.uint8:
-            continue
-        if stream.kind in (SampleKind.BMODE, SampleKind.IMAGE) and len(stream.frame_shape) == 2:
-            out[name] = stream
-        elif stream.kind is SampleKind.IMAGE and stream.frame_shape[2:] == (3,):
-            out[name] = _grey(stream)
-        elif stream.kind is SampleKind.ENVELOPE:
-            out[name] = _display_envelope(stream)
-    return out
+def _display(stream: Stream) -> Callable[[Stream], Stream] | None:
+    """How a stream becomes uint8 ``(n_frames, height, width)`` display frames (None: no video):
+    grey images and B-mode as they are, RGB images as their luma; envelope lines scan-converted
+    when the probe is known, else shown depth-down (samples as rows, lines as columns)."""
+    if not stream.has_frames or stream.dtype != np.uint8:
+        return None
+    if stream.kind in (SampleKind.BMODE, SampleKind.IMAGE) and len(stream.frame_shape) == 2:
+        return lambda s: s
+    if stream.kind is SampleKind.IMAGE and stream.frame_shape[2:] == (3,):
+        return _grey
+    if stream.kind is SampleKind.ENVELOPE:
+        return _display_envelope
+    return None
 
 
 def _grey(stream: Stream) -> Stream:
@@ -214,25 +212,29 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
     ``cancel_check()`` polled per frame (a cancelled output is removed, status "error: cancelled").
     """
     if isinstance(source, Stream):
-        streams, name = {source.name: source}, source.name
+        displays, name = {source.name: (source, lambda s: s)}, source.name
     else:
         if not isinstance(source, Recording):
             from ..formats import open_recording
 
             out_dir = out_dir if out_dir is not None else Path(source).parent
             source = open_recording(source, **reader_options)
-        streams, name = video_streams(source), source.name
+        displays = {n: (s, d) for n, s in source.streams.items() if (d := _display(s)) is not None}
+        name = source.name
     folder = Path(out_dir if out_dir is not None else ".")
-    names = output_names(stem or name, list(streams))
+    names = output_names(stem or name, list(displays))
     settings = EncoderSettings(crf=crf, keyint=keyint)
     results: dict[str, str] = {}
-    for number, (stream_name, stream) in enumerate(streams.items()):
+    for number, (stream_name, (stream, display)) in enumerate(displays.items()):
         path = folder / names[stream_name]
-        results[str(path)] = _export_one(stream, path, skip_existing and not overwrite, overwrite,
-                                         dict(crop=crop, flip=flip, fps=fps, settings=settings, progress=progress,
-                                              cancel_check=cancel_check, dnav_toc=dnav_toc))
+        if skip_existing and not overwrite and path.exists() and load_index(path) is not None:
+            results[str(path)] = "hit"                  # decided before any display stream is built
+        else:
+            results[str(path)] = _export_one(display(stream), path, skip_existing and not overwrite, overwrite,
+                                             dict(crop=crop, flip=flip, fps=fps, settings=settings,
+                                                  progress=progress, cancel_check=cancel_check, dnav_toc=dnav_toc))
         if progress_callback is not None:
-            progress_callback(number, len(streams), str(path), results[str(path)])
+            progress_callback(number, len(displays), str(path), results[str(path)])
     return results
 
 

@@ -39,8 +39,8 @@ def html_report(document: dict[str, Any], out: Path) -> str:
     rows = []
     for label in order:
         result = document["results"][label]
-        videos = [path for path, state in (result.get("video") or {}).items()
-                  if isinstance(state, str) and not state.startswith("error")] if isinstance(result.get("video"), dict) else []
+        outputs = result.get("video") if isinstance(result.get("video"), dict) else {}
+        videos = [path for path, state in outputs.items() if isinstance(state, str) and not state.startswith("error")]
         stages = "".join(f"<td>{_cell(result.get(stage, ''))}</td>" for stage in ("ingest", "video", "qc", "dicom"))
         rows.append(f'<tr class="{status[label]}"><td>{html.escape(label)}</td><td>{status[label]}</td>{stages}'
                     f'<td>{"".join(_thumbnail(v) for v in videos[:2])}</td></tr>')

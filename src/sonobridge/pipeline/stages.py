@@ -64,6 +64,29 @@ def _status(function, *args: Any, **kwargs: Any) -> str:
         return f"error: {type(error).__name__}: {error}"
 
 
+def source_key(item: Item) -> list:
+    """Size and modification time of the recording's source (all files of a folder): a re-run
+    reuses the previous run's results only while this is unchanged."""
+    root = Path(item.label.rpartition(":")[0] if item.format == "clarius-raw" else item.label)
+    files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else [root]
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
+def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item) -> bool:
+    """Whether every output a previous result lists is still there and checks out."""
+    from ..formats.video.index import load_index
+    from ..zea import validate
+
+    if any(str(result.get(stage, "")).startswith("error") for stage in ("ingest", "dicom")) or "run" in result:
+        return False
+    if result.get("ingest") in ("built", "hit") and not validate(out_dir / f"{item.stem}.hdf5").valid:
+        return False
+    videos = result.get("video")
+    if not isinstance(videos, dict) or any(str(s).startswith("error") for s in videos.values()):
+        return False
+    return all(load_index(path) is not None for path in videos)
+
+
 def ingest(item: Item, out_dir: Path, overwrite: bool = False) -> str:
     def run() -> str:
         from ..export.zea import export_zea
