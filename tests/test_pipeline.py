@@ -147,3 +147,15 @@ def test_a_worker_killed_mid_run(tmp_path, dask_client):
     statuses = json.loads((tmp_path / "out" / REPORT_JSON).read_text())["summary"]["status"]
     assert sum(s == "error" for s in statuses.values()) == 1          # only the broken file
     outputs_valid(tmp_path / "out", results)
+
+
+def test_stage_limits_progress_and_cancel(tmp_path):
+    cohort = make_cohort(tmp_path / "cohort")
+    seen = []
+    results = process([cohort], tmp_path / "out", probe="L7", progress=True, stage_limits={"video": 1},
+                      progress_callback=lambda *args: seen.append(args), workers=3)
+    assert len(seen) == len(results) == 6 and {s[3] for s in seen} <= {"built", "hit", "error"}
+    partial = process([cohort], tmp_path / "cancelled", probe="L7", progress=False, workers=1,
+                      cancel_check=lambda: True)
+    assert len(partial) < 6                                   # stopped after the first recording
+    assert not list((tmp_path / "cancelled").glob(".*.partial"))

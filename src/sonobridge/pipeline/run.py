@@ -8,9 +8,12 @@ a run killed at any point and started again only does what is missing.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -42,7 +45,7 @@ def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tup
 
 
 def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool = False,
-             previous: dict[str, Any] | None = None) -> dict[str, Any]:
+             previous: dict[str, Any] | None = None, gates: dict[str, Any] | None = None) -> dict[str, Any]:
     """All stages of one recording, in order; ``{stage: status, "seconds": {stage: s}}``. When
     the previous run's result for the same, unchanged source lists outputs that all still check
     out, it is returned with every status "hit" (the recording is not even opened)."""
@@ -53,17 +56,18 @@ def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool 
         return _as_hits(previous)
     result: dict[str, Any] = {"format": item.format, "seconds": {}, "source_key": key}
     for stage in stages:
-        start = time.perf_counter()
-        if stage == "ingest":
-            result[stage] = ingest(item, folder, overwrite)
-        elif stage == "video":
-            result[stage] = video(item, folder, overwrite)
-        elif stage == "qc":
-            result[stage] = qc(item)
-        elif stage == "dicom":
-            result[stage] = dicom(item, folder, overwrite)
-        result["seconds"][stage] = round(time.perf_counter() - start, 4)
+        with (gates or {}).get(stage) or contextlib.nullcontext():
+            _run_stage(stage, item, folder, overwrite, result)
     return result
+
+
+STAGES = {"ingest": ingest, "video": video, "dicom": dicom}
+
+
+def _run_stage(stage: str, item: Item, folder: Path, overwrite: bool, result: dict[str, Any]) -> None:
+    start = time.perf_counter()
+    result[stage] = qc(item) if stage == "qc" else STAGES[stage](item, folder, overwrite)
+    result["seconds"][stage] = round(time.perf_counter() - start, 4)
 
 
 def _as_hits(previous: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +103,7 @@ def _client(executor: Any, scheduler: str | None):
 
 def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
             dicom: bool = False, workers: int = 2, executor: Any = None, scheduler: str | None = None,
-            overwrite: bool = False, progress: bool = True,
+            overwrite: bool = False, stage_limits: dict[str, int] | None = None, progress: bool = True,
             progress_callback: Callable[[int, int, str, str], None] | None = None,
             cancel_check: Callable[[], bool] | None = None, **reader_options: Any) -> dict[str, dict[str, Any]]:
     """Bring every recording at ``sources`` to the same state in ``out_dir`` (default: a
@@ -107,6 +111,8 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     (and DICOM with ``dicom=True``). Returns ``{recording: {stage: status}}`` and writes
     ``sonobridge-report.json`` and ``sonobridge-report.html`` there. ``executor``: a
     ``dask.distributed.Client`` (or ``scheduler="tcp://host:port"``) to run on a cluster.
+    ``stage_limits`` (local runs): at most that many recordings in a stage at once, e.g.
+    ``{"video": 1}`` so encodes do not compete while ingests proceed.
     ``reader_options`` (e.g. ``probe="L7"``) go to the readers. Temporary files of killed writes
     in ``out_dir`` are removed before and after the run (one run per output folder at a time)."""
     from tqdm.auto import tqdm
@@ -121,6 +127,7 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     previous = _previous_results(out)
     results: dict[str, dict[str, Any]] = {path: {"discover": f"error: {problem}"} for path, problem in problems.items()}
     client = _client(executor, scheduler)
+    counts: Counter = Counter()                # per-stage outcome counts shown beside the bar
     with tqdm(total=len(items), unit="recording", disable=not progress) as bar:
         if client is not None:
             futures = {client.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label), pure=False):
@@ -128,7 +135,8 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
             completed = _dask_completed(futures)
         else:
             pool = ThreadPoolExecutor(max(1, workers))
-            futures = {pool.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label)): item
+            gates = {stage: threading.Semaphore(limit) for stage, limit in (stage_limits or {}).items()}
+            futures = {pool.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label), gates): item
                        for item in items}
             completed = as_completed(futures)
         for number, future in enumerate(completed):
@@ -138,6 +146,9 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
             except Exception as error:  # noqa: BLE001 - a worker lost or a bug: report it, carry on
                 results[item.label] = {"format": item.format, "run": f"error: {type(error).__name__}: {error}"}
             bar.update(1)
+            counts.update(f"{stage} {_overall({stage: results[item.label].get(stage)})}" for stage in stages
+                          if stage != "qc" and stage in results[item.label])
+            bar.set_postfix_str(", ".join(f"{key}: {n}" for key, n in sorted(counts.items())), refresh=False)
             if progress_callback is not None:
                 progress_callback(number, len(items), item.label, _overall(results[item.label]))
             if cancel_check is not None and cancel_check():
