@@ -435,3 +435,12 @@ def test_sidecars_written_by_telemed_load_identically_in_ours(theirs, tmp_path, 
     for panel in (1, 2):
         assert np.array_equal(our_log.frame(5, crop="panel", panel=panel), their_log.frame(5, crop="panel", panel=panel))
     assert sorted(open_recording(written).streams) == ["b1", "b2"]
+
+
+def test_a_tvd_with_its_sidecar_is_one_recording(tmp_path):
+    from sonobridge.formats import find_recordings
+
+    synthetic_tvd(tmp_path / "scan.tvd")
+    assert [s.format for s in find_recordings(tmp_path)] == ["telemed-tvd"]
+    make_sidecar(tmp_path / "scan.tvd.h5")
+    assert [s.format for s in find_recordings(tmp_path)] == ["telemed-tvd-h5"]

@@ -67,7 +67,8 @@ def _dicom_sources(path: Path) -> list[RecordingSource] | None:
 
 
 def _telemed_sources(path: Path) -> list[RecordingSource] | None:
-    """Sidecars (``.tvd.h5``) and raw ``.tvd`` recordings (read without EchoWave)."""
+    """Sidecars (``.tvd.h5``) and raw ``.tvd`` recordings (read without EchoWave); a ``.tvd``
+    whose sidecar sits beside it is represented by the sidecar (one recording, not two)."""
     from .telemed.sidecar import FORMAT, SUFFIX, read_telemed
     from .telemed.tvd import FORMAT as TVD_FORMAT
     from .telemed.tvd import read_tvd
@@ -77,7 +78,7 @@ def _telemed_sources(path: Path) -> list[RecordingSource] | None:
                for f in files if f.name.endswith(SUFFIX)]
     sources += [RecordingSource(str(f), TVD_FORMAT, lambda f=f, allow_truncated=False, **_vendor_options:
                                 read_tvd(f, allow_truncated=allow_truncated))
-                for f in files if f.suffix.lower() == ".tvd"]
+                for f in files if f.suffix.lower() == ".tvd" and not f.with_name(f.name + ".h5").exists()]
     return sources or None
 
 
