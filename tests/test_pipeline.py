@@ -159,3 +159,10 @@ def test_stage_limits_progress_and_cancel(tmp_path):
                       cancel_check=lambda: True)
     assert len(partial) < 6                                   # stopped after the first recording
     assert not list((tmp_path / "cancelled").glob(".*.partial"))
+
+
+def test_outputs_inside_the_source_tree_are_not_reprocessed(tmp_path):
+    cohort = make_cohort(tmp_path / "cohort")
+    first = process([cohort], cohort / "out", probe="L7", progress=False)
+    second = process([cohort], cohort / "out", probe="L7", progress=False)
+    assert first.keys() == second.keys() and not any("/out/" in label for label in second)

@@ -124,6 +124,7 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     started = time.perf_counter()
     _remove_partials(out)
     items, problems = discover(sources, **reader_options)
+    items = [item for item in items if not _inside(item.label, out)]     # never our own outputs
     previous = _previous_results(out)
     results: dict[str, dict[str, Any]] = {path: {"discover": f"error: {problem}"} for path, problem in problems.items()}
     client = _client(executor, scheduler)
@@ -160,6 +161,14 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     _remove_partials(out)               # e.g. left by a worker that was killed mid-write and retried
     write_report(out, results, time.perf_counter() - started)
     return results
+
+
+def _inside(label: str, folder: Path) -> bool:
+    path = Path(label.rpartition(":")[0] or label) if not Path(label).exists() else Path(label)
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
 
 
 def _remove_partials(out: Path) -> None:
