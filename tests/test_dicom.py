@@ -312,3 +312,14 @@ def test_lying_dimensions_are_refused_before_allocating(tmp_path):
     ds.save_as(tmp_path / "huge.dcm")
     with pytest.raises(FormatError, match="implausible"):
         decode(tmp_path / "huge.dcm")
+
+
+def test_dicom_files_without_a_suffix_are_found_in_folders(tmp_path):
+    import shutil
+
+    from sonobridge.formats import find_recordings
+
+    (tmp_path / "export" / "SE1").mkdir(parents=True)
+    shutil.copy(DICOM / "pydicom" / "examples_ybr_color.dcm", tmp_path / "export" / "SE1" / "IM0001")
+    (tmp_path / "export" / "SE1" / "README").write_text("not DICOM")
+    assert [Path(s.label).name for s in find_recordings(tmp_path / "export")] == ["IM0001"]

@@ -60,8 +60,10 @@ def _is_dicom(path: Path) -> bool:
 def _dicom_sources(path: Path) -> list[RecordingSource] | None:
     from .dicom.reader import FORMAT, read_dicom
 
+    # in folders: .dcm/.dicom files, and files without a suffix (PACS exports such as IM0001)
+    # that carry the DICM magic
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower()
-                                                 in (".dcm", ".dicom"))
+                                                 in (".dcm", ".dicom", ""))
     files = [f for f in files if _is_dicom(f)]
     return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_dicom(f)) for f in files] or None
 
