@@ -24,7 +24,8 @@ import numpy as np
 
 from .formats.telemed.autocrop import inner_image_box, panel_mean
 from .formats.telemed.autoint import connect, export_h5, keep_full_speed
-from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, read_telemed, write_sidecar
+from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, recording_from_sidecar, write_sidecar
+from .errors import SonobridgeError
 from .formats.telemed.uiff import read_tvd_n_frames
 
 __all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "connect", "crop_folder", "crop_video", "export_h5",
@@ -218,18 +219,37 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
     frame index (and ``.dnav-toc`` when ``build_toc``). ``crop``: ``"image"`` (inner image) or
     ``"panel"``; L/R flip when ``b_is_scan_direction_changed`` and ``normalize_orientation``.
     Returns ``{mp4 path: "built" | "hit" | "error: ..."}``."""
-    from .export.video import EncoderSettings, _export_one
+    from .export.video import EncoderSettings
 
     if codec != "h265_mono":
         raise ValueError(f"codec {codec!r}: only 'h265_mono' is supported")
     if crop not in ("image", "panel"):
         raise ValueError(f"crop={crop!r}: use 'image' or 'panel'")
     settings = EncoderSettings(crf=None if lossless else crf, preset=preset)
-    jobs = []
-    for sidecar_path in _sidecars(source, recursive, pattern):
-        log = Log(sidecar_path)
-        recording = read_telemed(sidecar_path)
-        flip = normalize_orientation and bool(log.params.get("b_is_scan_direction_changed", False))
+    options = dict(fps=fps, settings=settings, progress=progress, cancel_check=cancel_check, dnav_toc=build_toc)
+    sidecars = _sidecars(source, recursive, pattern)
+    results: dict[str, str] = {}
+    for number, sidecar_path in enumerate(sidecars):       # one sidecar open at a time
+        try:
+            results.update(_export_panels(sidecar_path, out_dir, crop, normalize_orientation, skip_existing,
+                                          overwrite, options))
+        except SonobridgeError as error:
+            results[str(sidecar_path)] = f"error: {error.problem}"
+        if progress_callback is not None:
+            progress_callback(number, len(sidecars), sidecar_path, results.get(str(sidecar_path), "built"))
+    return results
+
+
+def _export_panels(sidecar_path: Path, out_dir, crop: str, normalize_orientation: bool, skip_existing: bool,
+                   overwrite: bool, options: dict[str, Any]) -> dict[str, str]:
+    from .export.video import _export_one
+
+    log = Log(sidecar_path)
+    sidecar = read_sidecar(sidecar_path)
+    recording = recording_from_sidecar(sidecar, sidecar_path)
+    flip = normalize_orientation and bool(log.params.get("b_is_scan_direction_changed", False))
+    results = {}
+    try:
         for panel, roi in log.b_mode_rois.items():
             box = None
             if crop == "image":
@@ -237,14 +257,11 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
                 panel_rows, panel_columns = roi.as_slice()
                 box = (rows.start - panel_rows.start, rows.stop - panel_rows.start,
                        columns.start - panel_columns.start, columns.stop - panel_columns.start)
-            jobs.append((log.mp4_path(panel, out_dir=out_dir), recording.streams[f"b{panel}"], box, flip))
-    results: dict[str, str] = {}
-    for number, (path, stream, box, flip) in enumerate(jobs):
-        results[str(path)] = _export_one(stream, path, skip_existing, overwrite,
-                                         dict(crop=box, flip=flip, fps=fps, settings=settings, progress=progress,
-                                              cancel_check=cancel_check, dnav_toc=build_toc))
-        if progress_callback is not None:
-            progress_callback(number, len(jobs), path, results[str(path)])
+            path = log.mp4_path(panel, out_dir=out_dir)
+            results[str(path)] = _export_one(recording.streams[f"b{panel}"], path, skip_existing, overwrite,
+                                             dict(options, crop=box, flip=flip))
+    finally:
+        sidecar.close()
     return results
 
 

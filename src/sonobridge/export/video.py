@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -166,8 +167,14 @@ def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int
     rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else stream_fps(stream)
     frames = tqdm(_frames(stream, crop, flip), total=stream.n_frames, unit="frame", desc=Path(path).name,
                   disable=not progress, leave=False)
+    from ..formats.video.reader import _require_av
+
+    av = _require_av()
     with atomic_path(path) as temporary:
-        index = encode_frames(frames, temporary, width, height, rate, settings, cancel_check)
+        try:
+            index = encode_frames(frames, temporary, width, height, rate, settings, cancel_check)
+        except av.error.FFmpegError as error:
+            raise SonobridgeError(path, f"the encoder refused {width} x {height} frames ({error})") from None
     times = stream.timestamps_s
     index.time_s = times if times is not None and times.size == len(index) else None
     index.source = {"stream": stream.name, "label": stream.label, "crop": crop, "flip": flip}
@@ -189,10 +196,13 @@ def video_stream(path: str | os.PathLike) -> Stream:
 
 
 def output_names(stem: str, names: list[str]) -> dict[str, str]:
-    """``<stem>.mp4`` for a single stream, ``<stem>_<stream>.mp4`` for several."""
+    """``<stem>.mp4`` for a single stream, ``<stem>_<stream>.mp4`` for several; stream names (which
+    may come from inside a file, e.g. zea track labels) are reduced to safe file-name characters."""
+    safe = {name: re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "stream" for name in names}
+    stem = re.sub(r"[^A-Za-z0-9._+-]+", "_", stem).strip("._") or "recording"
     if len(names) == 1:
         return {names[0]: f"{stem}.mp4"}
-    return {name: f"{stem}_{name}.mp4" for name in names}
+    return {name: f"{stem}_{safe[name]}.mp4" for name in names}
 
 
 def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | os.PathLike | None = None, *,

@@ -41,7 +41,18 @@ def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tup
             continue
         items += [Item(s.label, s.format, stem_for(s.label, s.format), tuple(sorted(reader_options.items())))
                   for s in found]
-    return list({item.label: item for item in items}.values()), problems
+    return _unique_stems(list({item.label: item for item in items}.values())), problems
+
+
+def _unique_stems(items: list[Item]) -> list[Item]:
+    """Recordings whose stems collide (e.g. ``p1/IM0001.dcm`` and ``p2/IM0001.dcm``) get a short
+    hash of their label appended, so no two recordings share outputs."""
+    import hashlib
+    from dataclasses import replace
+
+    counts = Counter(item.stem for item in items)
+    return [replace(item, stem=f"{item.stem}-{hashlib.sha1(item.label.encode()).hexdigest()[:8]}")
+            if counts[item.stem] > 1 else item for item in items]
 
 
 def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool = False,

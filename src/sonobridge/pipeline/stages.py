@@ -81,6 +81,13 @@ def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item) -> bool:
         return False
     if result.get("ingest") in ("built", "hit") and not validate(out_dir / f"{item.stem}.hdf5").valid:
         return False
+    if result.get("dicom") in ("built", "hit"):
+        from ..formats.dicom.pixels import decode
+
+        try:
+            decode(out_dir / f"{item.stem}.dcm", frame=1)
+        except SonobridgeError:
+            return False
     videos = result.get("video")
     if not isinstance(videos, dict) or any(str(s).startswith("error") for s in videos.values()):
         return False

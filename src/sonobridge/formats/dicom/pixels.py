@@ -95,7 +95,9 @@ def _jpeg_colour(data: bytes, photometric: str) -> str:
     """The colour space a 3-component JPEG stream is coded in: its own markers first (Adobe APP14
     transform flag, JFIF, component ids R G B), else what the DICOM header says."""
     head = bytes(data[:4096])
-    adobe = head.find(b"\xff\xeeAdobe")
+    adobe = head.find(b"\xff\xee")                 # APP14: marker, 2-byte length, "Adobe", ...
+    while adobe >= 0 and head[adobe + 4:adobe + 9] != b"Adobe":
+        adobe = head.find(b"\xff\xee", adobe + 2)
     if adobe >= 0 and adobe + 16 <= len(head):
         return "YCbCr" if head[adobe + 15] == 1 else "RGB"
     if head.find(b"\xff\xe0") >= 0 and head.find(b"JFIF\0") >= 0:

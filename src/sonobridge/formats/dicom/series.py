@@ -99,12 +99,24 @@ def load_series(source: str | os.PathLike | Iterable[str | os.PathLike]) -> Volu
     if distances.size and np.any(distances <= 0):
         raise FormatError(members[0][0], "slices share a position: not one stack")
     slice_mm = float(np.median(distances)) if distances.size else float(members[0][1].get("SliceThickness", 1) or 1)
-    spacing = [float(v) for v in members[0][1].PixelSpacing]          # row spacing (y), column spacing (x)
+    spacing = _pixel_spacing_mm(members[0][1], members[0][0])         # row spacing (y), column spacing (x)
     affine = np.eye(4)
     affine[:3, 0], affine[:3, 1], affine[:3, 2] = row * spacing[1], column * spacing[0], normal * slice_mm
     affine[:3, 3] = positions[0]
     pixels = np.stack([decode_dataset(read_dataset(path), os.fspath(path), frame=1)[0] for path, _ in members])
     return Volume(pixels=pixels, affine=affine, files=[os.fspath(path) for path, _ in members])
+
+
+def _pixel_spacing_mm(ds, path: Path) -> list[float]:
+    """PixelSpacing, else the ultrasound tissue region's pixel size; FormatError when neither."""
+    from .meta import tissue_region
+
+    if "PixelSpacing" in ds:
+        return [float(v) for v in ds.PixelSpacing]
+    region = tissue_region(ds)
+    if region is None:
+        raise FormatError(path, "no PixelSpacing and no calibrated ultrasound region: slice spacing unknown")
+    return [region.delta_y * 1e3, region.delta_x * 1e3]
 
 
 class DICOMDataset:

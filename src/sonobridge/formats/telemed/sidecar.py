@@ -146,20 +146,36 @@ def read_sidecar(path: str | os.PathLike, keep_open: bool = True) -> Sidecar:
     except (KeyError, ValueError, TypeError) as error:
         handle.close()
         raise FormatError(path, f"not a Telemed sidecar ({type(error).__name__}: {error})") from None
-    if int(attrs.get("n_frames", sidecar.n_frames)) != sidecar.n_frames:
-        raise FormatError(path, f"n_frames says {attrs['n_frames']}, timing holds {sidecar.n_frames}")
-    if sidecar.frames is not None and (sidecar.frames.shape[0] != sidecar.n_frames or sidecar.frames.dtype != np.uint8):
+    problem = _inconsistency(sidecar, attrs)
+    if problem:
         handle.close()
-        raise FormatError(path, f"/frames/gray {sidecar.frames.shape} {sidecar.frames.dtype} does not match "
-                                f"{sidecar.n_frames} uint8 frames")
-    if not sidecar.rois:
-        handle.close()
-        raise FormatError(path, "no B-mode panel ROI in the attributes")
+        raise FormatError(path, problem)
     sidecar.has_frames = sidecar.frames is not None
     if not keep_open:
         sidecar.close()
         sidecar.frames = None
     return sidecar
+
+
+def _inconsistency(sidecar: Sidecar, attrs: dict[str, Any]) -> str | None:
+    """What does not add up in a parsed sidecar (None when it is consistent)."""
+    try:
+        declared = int(attrs.get("n_frames", sidecar.n_frames))
+    except (TypeError, ValueError):
+        return f"n_frames {attrs.get('n_frames')!r} is not a number"
+    if declared != sidecar.n_frames:
+        return f"n_frames says {declared}, timing holds {sidecar.n_frames}"
+    frames = sidecar.frames
+    if frames is not None and (frames.ndim != 3 or frames.shape[0] != sidecar.n_frames or frames.dtype != np.uint8):
+        return f"/frames/gray {frames.shape} {frames.dtype} does not match {sidecar.n_frames} uint8 frames"
+    if not sidecar.rois:
+        return "no B-mode panel ROI in the attributes"
+    for n, roi in sidecar.rois.items():
+        if not (1 <= roi.x1 <= roi.x2 <= sidecar.full_frame_width and 1 <= roi.y1 <= roi.y2 <= sidecar.full_frame_height
+                and roi.width == roi.x2 - roi.x1 + 1 and roi.height == roi.y2 - roi.y1 + 1):
+            return (f"panel {n} ROI x {roi.x1}..{roi.x2}, y {roi.y1}..{roi.y2} ({roi.width} x {roi.height}) does not "
+                    f"fit the {sidecar.full_frame_width} x {sidecar.full_frame_height} frame")
+    return None
 
 
 def write_sidecar(sidecar: Sidecar, path: str | os.PathLike, *, compression: str | None = "gzip") -> Path:
@@ -225,8 +241,13 @@ def panel_grid(sidecar: Sidecar, roi: Roi) -> PixelGrid | None:
 
 def read_telemed(path: str | os.PathLike) -> Recording:
     """A sidecar as a Recording: one stream per B-mode panel (``b1``, ``b2`` ...) of uint8 frames
-    cropped to the panel, timed by ``time_ms``, on the display-scale grid."""
-    sidecar = read_sidecar(path)
+    cropped to the panel, timed by ``time_ms``, on the display-scale grid (the file stays open
+    while the frames are in use)."""
+    return recording_from_sidecar(read_sidecar(path), path)
+
+
+def recording_from_sidecar(sidecar: Sidecar, path: str | os.PathLike) -> Recording:
+    """The Recording of an already read sidecar (see :func:`read_telemed`)."""
     label = os.fspath(path)
     provenance = Provenance((label,), FORMAT, format_version=sidecar.schema_version)
     clock = sidecar.time_ms

@@ -80,6 +80,9 @@ class _Parser:
         self.walk(payload + 4, min(payload + size, self.data.size), payload + size > self.data.size)
         if not self.streams:
             raise self.fail("no stream headers (strh/strf)")
+        for number, stream in enumerate(self.streams):
+            if not stream.samples:
+                raise self.fail(f"stream {number} ({stream.kind!r}) has a header but no format (strf)")
         return self.streams
 
     def walk(self, start: int, end: int, cut: bool) -> None:
@@ -160,11 +163,12 @@ def read_tvd(path: str | os.PathLike, *, allow_truncated: bool = False) -> Recor
         offsets = np.asarray(stream.offsets, np.int64)
 
         def read_range(start: int, stop: int, stream=stream, offsets=offsets) -> np.ndarray:
-            return np.stack([parser.data[o:o + stream.frame_bytes] for o in offsets[start:stop]]).reshape(
-                stop - start, stream.lines, stream.samples)
+            out = np.empty((len(offsets[start:stop]), stream.lines, stream.samples), np.uint8)
+            for slot, offset in enumerate(offsets[start:stop]):
+                out[slot] = parser.data[offset:offset + stream.frame_bytes].reshape(stream.lines, stream.samples)
+            return out
 
-        frames = LazyFrames((len(offsets), stream.lines, stream.samples), np.uint8, read_range) if stream.samples \
-            else None
+        frames = LazyFrames((len(offsets), stream.lines, stream.samples), np.uint8, read_range)
         ticks = np.asarray(stream.ticks, np.uint64)
         out[f"b{number}"] = Stream(
             name=f"b{number}", kind=SampleKind.ENVELOPE, frame_shape=(stream.lines, stream.samples), dtype=np.uint8,

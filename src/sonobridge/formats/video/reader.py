@@ -46,6 +46,7 @@ class VideoReader:
         self._decoded = None          # frame iterator of the current decoding run
         self._last = -1               # display index of the last frame that run returned
         if len(self.index) == 0:
+            self._container.close()
             raise FormatError(self.path, "no video frames")
 
     def __len__(self) -> int:

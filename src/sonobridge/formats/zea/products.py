@@ -72,8 +72,7 @@ def layout_for(kind: SampleKind, frame_shape: tuple[int, ...], dtype: np.dtype, 
     zea cannot hold its samples exactly."""
     dtype = np.dtype(dtype)
     iq = ("I", "Q")
-    if not on_lines and kind is SampleKind.AMPLITUDE and len(frame_shape) == 2:
-        return Layout("envelope_data", "float32")
+
     lines_shape = len(frame_shape) == (3 if kind in (SampleKind.IQ, SampleKind.PW_IQ) else 2)
     if kind in LINE_KINDS and on_lines and not lines_shape:
         raise ValueError(f"{kind.value} frames of shape {frame_shape} are not lines x samples "
@@ -81,6 +80,8 @@ def layout_for(kind: SampleKind, frame_shape: tuple[int, ...], dtype: np.dtype, 
     if kind in (SampleKind.RF, SampleKind.IQ, SampleKind.AMPLITUDE) and not _exact_in_float32(dtype):
         raise ValueError(f"{dtype} {kind.value} samples cannot be stored exactly as float32 (zea's type "
                          f"for this product)")
+    if not on_lines and kind is SampleKind.AMPLITUDE and len(frame_shape) == 2:
+        return Layout("envelope_data", "float32")
     if kind is SampleKind.ENVELOPE and dtype == np.uint8:
         return Layout("image", "uint8", transposed=True)
     if kind is SampleKind.AMPLITUDE:

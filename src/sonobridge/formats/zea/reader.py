@@ -52,7 +52,7 @@ def read_zea(path: str | os.PathLike) -> Recording:
         if CORE_KEY in handle:
             return _CoreReader(handle, Path(path)).recording()
         return _GenericReader(handle, Path(path)).recording()
-    except (KeyError, ValueError, TypeError, OSError) as error:
+    except (KeyError, ValueError, TypeError, OSError, IndexError, AttributeError) as error:
         handle.close()
         raise FormatError(path, f"unreadable zea content ({type(error).__name__}: {error})") from None
 

@@ -145,8 +145,9 @@ class _TreeWriter:
         if not shape or nbytes < CONTIGUOUS_BYTES:
             target.create_dataset(name, data=self.checked(np.asarray(value), db_image, f"{target.name}/{name}"))
             return
+        per_frame = name in FRAME_KEYS and len(shape) > 1          # 1-D signals: whole chunks
         dataset = target.create_dataset(name, shape=shape, dtype=dtype,
-                                        chunks=chunk_shape(shape, dtype.itemsize, name in FRAME_KEYS),
+                                        chunks=chunk_shape(shape, dtype.itemsize, per_frame),
                                         **filter_options(self.compression, dtype))
         self.copy_frames(dataset, value, db_image)
 
@@ -164,6 +165,11 @@ class _TreeWriter:
                   leave=False) as bar:
             for start in range(0, n, step):
                 block = self.checked(np.asarray(value[start:start + step], dataset.dtype), db_image, dataset.name)
+                expected = (min(step, n - start), *dataset.shape[1:])
+                if block.shape != expected:
+                    raise InvalidZeaDataError(self.path, f"not written: {dataset.name}: the source gave frames of "
+                                                         f"shape {block.shape[1:]} x {block.shape[0]}, not "
+                                                         f"{expected[1:]} x {expected[0]}")
                 if encode is None:
                     dataset[start:start + len(block)] = block
                 else:
