@@ -143,7 +143,11 @@ class _TreeWriter:
         db_image = name == "values" and target.name.endswith("/image") and dtype == np.float32
         nbytes = int(np.prod(shape)) * dtype.itemsize
         if not shape or nbytes < CONTIGUOUS_BYTES:
-            target.create_dataset(name, data=self.checked(np.asarray(value), db_image, f"{target.name}/{name}"))
+            array = self.checked(np.asarray(value), db_image, f"{target.name}/{name}")
+            if array.shape != shape:
+                raise InvalidZeaDataError(self.path, f"not written: {target.name}/{name}: the source gave shape "
+                                                     f"{array.shape}, not {shape}")
+            target.create_dataset(name, data=array)
             return
         per_frame = name in FRAME_KEYS and len(shape) > 1          # 1-D signals: whole chunks
         dataset = target.create_dataset(name, shape=shape, dtype=dtype,
