@@ -323,3 +323,15 @@ def test_dicom_files_without_a_suffix_are_found_in_folders(tmp_path):
     shutil.copy(DICOM / "pydicom" / "examples_ybr_color.dcm", tmp_path / "export" / "SE1" / "IM0001")
     (tmp_path / "export" / "SE1" / "README").write_text("not DICOM")
     assert [Path(s.label).name for s in find_recordings(tmp_path / "export")] == ["IM0001"]
+
+
+def test_palette_files_read_as_their_display_colours():
+    import pydicom
+    from pydicom.pixels import apply_color_lut
+
+    path = DICOM / "pydicom-data" / "OBXXXX1A_2frame.dcm"
+    stream = open_recording(path)["image"]
+    ds = pydicom.dcmread(path)
+    expected = (apply_color_lut(ds.pixel_array, ds) >> 8).astype(np.uint8)
+    assert stream.frame_shape == (600, 800, 3) and np.array_equal(np.asarray(stream.frames), expected)
+    assert decode(path).shape == (2, 600, 800)                    # decode() keeps pydicom's indices

@@ -399,10 +399,11 @@ def test_sidecar_written_from_another_format_loads_in_telemed(theirs, tmp_path):
 
     from conftest import SHARED
 
-    stream = open_recording(SHARED / "data" / "dicom" / "wheels" / "pydicom-data" / "OBXXXX1A_rle_2frame.dcm")["image"]
+    grey_us = SHARED / "data" / "dicom" / "wheels" / "pydicom-data" / "JPGLosslessP14SV1_1s_1f_8b.dcm"
+    stream = open_recording(grey_us)["image"]                    # 8-bit grey US with a calibrated region
     path = write_sidecar(sidecar_from_stream(stream), tmp_path / "from_dicom.tvd.h5")
     their_log = theirs.Log(path)
-    assert their_log.n_frames == 2 and np.array_equal(their_log.frame(1), np.asarray(stream.frames[1]))
+    assert their_log.n_frames == 1 and np.array_equal(their_log.frame(0), np.asarray(stream.frames[0]))
     assert their_log.image_dx_cm_per_px == pytest.approx(stream.geometry.pixel_size_m * 100)
 
 

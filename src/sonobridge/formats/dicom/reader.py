@@ -1,9 +1,10 @@
 """A DICOM image file -> :class:`~sonobridge.core.recording.Recording` (frames decoded on access).
 
 One stream ``image`` ``(n_frames, rows, columns[, 3])``: grey or RGB as decoded
-(:mod:`.pixels`), timed by the frame times (seconds), on a :class:`PixelGrid` in metres when the
-file carries a 2D ultrasound region calibrated in length units (else PixelSpacing), with the
-regions, the geometry sidecar and the header (every non-pixel element, as DICOM JSON) kept.
+(:mod:`.pixels`; PALETTE COLOR with its palette applied, as 8-bit RGB), timed by the frame
+times (seconds), on a :class:`PixelGrid` in metres when the file carries a 2D ultrasound region
+calibrated in length units (else PixelSpacing), with the regions, the geometry sidecar and the
+header (every non-pixel element, as DICOM JSON) kept.
 """
 from __future__ import annotations
 
@@ -50,6 +51,22 @@ def _start_time(ds) -> dt.datetime | None:
     return None
 
 
+def _palette_reader(ds, label: str, read_indices):
+    """Frames with the palette applied: 8-bit RGB (16-bit LUT entries keep their top 8 bits)."""
+    from pydicom.pixels import apply_color_lut
+
+    from .pixels import damaged_content
+
+    bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
+
+    def read_range(start: int, stop: int) -> np.ndarray:
+        with damaged_content(label):
+            rgb = apply_color_lut(read_indices(start, stop), ds)
+        return (rgb >> (bits - 8)).astype(np.uint8) if bits > 8 else rgb.astype(np.uint8)
+
+    return read_range
+
+
 def read_dicom(path: str | os.PathLike) -> Recording:
     """Read one DICOM image file (the pixel data stays undecoded until frames are read)."""
     label = os.fspath(path)
@@ -57,8 +74,13 @@ def read_dicom(path: str | os.PathLike) -> Recording:
     layout = PixelLayout.of(ds, label)
     shape = layout.shape
     decoded_dtype = np.uint8 if layout.photometric.startswith("YBR") and layout.bits_allocated == 8 else layout.dtype
-    frames = LazyFrames(shape, decoded_dtype,
-                        lambda start, stop: decode_dataset(ds, label, frames=range(start, stop)))
+
+    def read_range(start: int, stop: int) -> np.ndarray:
+        return decode_dataset(ds, label, frames=range(start, stop))
+
+    if layout.photometric == "PALETTE COLOR":          # the display image, not the stored indices
+        shape, decoded_dtype, read_range = (*shape, 3), np.dtype(np.uint8), _palette_reader(ds, label, read_range)
+    frames = LazyFrames(shape, decoded_dtype, read_range)
     times = frame_times_s(ds)
     meta = geometry_meta(ds)
     provenance = Provenance((label,), FORMAT, format_version=layout.transfer_syntax,
