@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import warnings
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from . import __version__
 from .errors import SonobridgeError, UnsupportedInputError
+from .export.naming import output_stem
 
 log = logging.getLogger("sonobridge")
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -110,12 +110,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
-def _output_stem(label: str) -> str:
-    container, _, prefix = label.rpartition(":")
-    stem = f"{Path(container).name}-{prefix}" if container else Path(label).stem
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", stem)
-
-
 def cmd_preview(args: argparse.Namespace) -> int:
     from .core.describe import describe
     from .export.atomic import write_bytes_atomic
@@ -125,7 +119,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     failures: dict[str, str] = {}
     written: dict[str, dict[str, Any]] = {}
     for label, recording in _each_recording(args.paths, args, failures):
-        stem = _output_stem(label)
+        stem = output_stem(label)
         info = describe(recording)
         images = {}
         for name, stream in recording.streams.items():
@@ -170,7 +164,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         except SonobridgeError as exc:
             failures[label] = _report(exc)
             continue
-        path = Path(args.out) if args.out else Path(args.out_dir) / f"{_output_stem(label)}_frame{args.frame}.png"
+        path = Path(args.out) if args.out else Path(args.out_dir) / f"{output_stem(label)}_frame{args.frame}.png"
         rendering.save(path)
         written[label] = {"image": str(path), **rendering.info}
     if args.json:
@@ -209,7 +203,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_USAGE
         suffix = ".dcm" if args.to == "dicom" else ".hdf5"
-        path = Path(args.output) if args.output else Path(args.out_dir) / f"{_output_stem(label)}{suffix}"
+        path = Path(args.output) if args.output else Path(args.out_dir) / f"{output_stem(label)}{suffix}"
         try:
             _convert_one(recording, path, args)
         except SonobridgeError as exc:
@@ -234,7 +228,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     results: dict[str, str] = {}
     for label, recording in _each_recording(args.paths, args, failures):
         out_dir = args.out_dir or Path(label.split(":")[0]).parent
-        produced = export_video(recording, out_dir, stem=_output_stem(label), crf=args.crf, keyint=args.keyint,
+        produced = export_video(recording, out_dir, stem=output_stem(label), crf=args.crf, keyint=args.keyint,
                                 fps=args.fps, flip=args.flip, skip_existing=not args.overwrite,
                                 overwrite=args.overwrite, progress=not args.quiet)
         if not produced:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,6 +31,7 @@ from ..core.recording import Recording, SampleKind, Stream
 from ..errors import SonobridgeError
 from ..formats.video.index import FrameIndex, load_index, write_sidecars
 from .atomic import atomic_path
+from .naming import safe_name
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,8 @@ def video_stream(path: str | os.PathLike) -> Stream:
 def output_names(stem: str, names: list[str]) -> dict[str, str]:
     """``<stem>.mp4`` for a single stream, ``<stem>_<stream>.mp4`` for several; stream names (which
     may come from inside a file, e.g. zea track labels) are reduced to safe file-name characters."""
-    safe = {name: re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "stream" for name in names}
-    stem = re.sub(r"[^A-Za-z0-9._+-]+", "_", stem).strip("._") or "recording"
+    safe = {name: safe_name(name, "stream") for name in names}
+    stem = safe_name(stem, "recording")
     if len(names) == 1:
         return {names[0]: f"{stem}.mp4"}
     return {name: f"{stem}_{safe[name]}.mp4" for name in names}

@@ -9,6 +9,7 @@ a run killed at any point and started again only does what is missing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -22,7 +23,8 @@ from typing import Any
 from ..errors import SonobridgeError
 from ..export.atomic import write_bytes_atomic
 from .report import html_report
-from .stages import Item, dicom, ingest, outputs_complete, qc, source_key, stem_for, video
+from ..export.naming import output_stem
+from .stages import STAGES, Item, outputs_complete, source_key
 
 REPORT_JSON, REPORT_HTML = "sonobridge-report.json", "sonobridge-report.html"
 
@@ -39,7 +41,7 @@ def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tup
         except SonobridgeError as error:
             problems[str(source)] = error.problem
             continue
-        items += [Item(s.label, s.format, stem_for(s.label, s.format), tuple(sorted(reader_options.items())))
+        items += [Item(s.label, s.format, output_stem(s.label), tuple(sorted(reader_options.items())))
                   for s in found]
     return _unique_stems(list({item.label: item for item in items}.values())), problems
 
@@ -66,19 +68,13 @@ def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool 
             and outputs_complete(previous, folder, item):
         return _as_hits(previous)
     result: dict[str, Any] = {"format": item.format, "seconds": {}, "source_key": key}
+    recording = functools.cache(item.open)        # opened once, by the first stage that needs it
     for stage in stages:
         with (gates or {}).get(stage) or contextlib.nullcontext():
-            _run_stage(stage, item, folder, overwrite, result)
+            start = time.perf_counter()
+            result[stage] = STAGES[stage](item, folder, overwrite, recording)
+            result["seconds"][stage] = round(time.perf_counter() - start, 4)
     return result
-
-
-STAGES = {"ingest": ingest, "video": video, "dicom": dicom}
-
-
-def _run_stage(stage: str, item: Item, folder: Path, overwrite: bool, result: dict[str, Any]) -> None:
-    start = time.perf_counter()
-    result[stage] = qc(item) if stage == "qc" else STAGES[stage](item, folder, overwrite)
-    result["seconds"][stage] = round(time.perf_counter() - start, 4)
 
 
 def _as_hits(previous: dict[str, Any]) -> dict[str, Any]:

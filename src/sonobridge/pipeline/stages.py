@@ -11,13 +11,14 @@ output is already complete and valid (not merely present) and returns ``"built"`
 """
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..core.recording import Recording
 from ..errors import SonobridgeError
 
 GAP_FACTOR = 2.0          # an interval longer than this many median intervals is a timing gap
@@ -33,26 +34,22 @@ class Item:
     stem: str
     options: tuple[tuple[str, Any], ...] = ()
 
-    def open(self):
-        """Read the recording (each stage reads it afresh: stages may run on different workers)."""
+    @property
+    def root(self) -> Path:
+        """The file or folder the recording lives in (a Clarius label is ``container:prefix``)."""
+        return Path(self.label.rpartition(":")[0] if self.format == "clarius-raw" else self.label)
+
+    def open(self) -> Recording:
+        """Read the recording."""
         from ..formats import find_recordings
 
-        root = self.label.rpartition(":")[0] if self.format == "clarius-raw" else self.label
-        for source in find_recordings(root):
+        for source in find_recordings(self.root):
             if source.label == self.label:
                 return source.open(**dict(self.options))
         raise SonobridgeError(self.label, "no longer found")
 
 
-def stem_for(label: str, format_name: str) -> str:
-    """A file-name stem per recording: ``<container>-<capture>`` for Clarius, the file name
-    without its format suffix otherwise."""
-    container, _, prefix = label.rpartition(":")
-    base = f"{Path(container).name}-{prefix}" if format_name == "clarius-raw" else Path(label).name
-    for suffix in (".tvd.h5", ".hdf5", ".h5", ".dcm", ".tvd"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", base)
+Opener = Callable[[], "Recording"]
 
 
 def _status(function, *args: Any, **kwargs: Any) -> str:
@@ -67,83 +64,91 @@ def _status(function, *args: Any, **kwargs: Any) -> str:
 def source_key(item: Item) -> list:
     """Size and modification time of the recording's source (all files of a folder): a re-run
     reuses the previous run's results only while this is unchanged."""
-    root = Path(item.label.rpartition(":")[0] if item.format == "clarius-raw" else item.label)
+    root = item.root
     files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else [root]
     return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
+def zea_done(path: Path) -> bool:
+    from ..zea import validate
+
+    return path.exists() and validate(path).valid
+
+
+def dicom_done(path: Path) -> bool:
+    from ..formats.dicom.pixels import decode
+
+    if not path.exists():
+        return False
+    try:
+        decode(path, frame=1)
+    except SonobridgeError:
+        return False
+    return True
 
 
 def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item) -> bool:
     """Whether every output a previous result lists is still there and checks out."""
     from ..formats.video.index import load_index
-    from ..zea import validate
 
     if any(str(result.get(stage, "")).startswith("error") for stage in ("ingest", "dicom")) or "run" in result:
         return False
-    if result.get("ingest") in ("built", "hit") and not validate(out_dir / f"{item.stem}.hdf5").valid:
+    if result.get("ingest") in ("built", "hit") and not zea_done(out_dir / f"{item.stem}.hdf5"):
         return False
-    if result.get("dicom") in ("built", "hit"):
-        from ..formats.dicom.pixels import decode
-
-        try:
-            decode(out_dir / f"{item.stem}.dcm", frame=1)
-        except SonobridgeError:
-            return False
+    if result.get("dicom") in ("built", "hit") and not dicom_done(out_dir / f"{item.stem}.dcm"):
+        return False
     videos = result.get("video")
     if not isinstance(videos, dict) or any(str(s).startswith("error") for s in videos.values()):
         return False
     return all(load_index(path) is not None for path in videos)
 
 
-def ingest(item: Item, out_dir: Path, overwrite: bool = False) -> str:
+def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> str:
     def run() -> str:
         from ..export.zea import export_zea
-        from ..zea import validate
 
         if item.format == "zea":
             return "skipped: already zea"
         target = out_dir / f"{item.stem}.hdf5"
-        if target.exists() and not overwrite and validate(target).valid:
+        if not overwrite and zea_done(target):
             return "hit"
-        export_zea(item.open(), target, overwrite=True)
+        export_zea(recording(), target, overwrite=True)
         return "built"
     return _status(run)
 
 
-def video(item: Item, out_dir: Path, overwrite: bool = False) -> dict[str, str]:
+def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> dict[str, str]:
     try:
         from ..export.video import export_video
 
-        return export_video(item.open(), out_dir, stem=item.stem, skip_existing=not overwrite, overwrite=overwrite,
+        return export_video(recording(), out_dir, stem=item.stem, skip_existing=not overwrite, overwrite=overwrite,
                             progress=False)
     except SonobridgeError as error:
         return {str(out_dir / f"{item.stem}.mp4"): f"error: {error.problem}"}
 
 
-def dicom(item: Item, out_dir: Path, overwrite: bool = False) -> str:
+def dicom(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> str:
     def run() -> str:
         from ..export.dicom import export_dicom
-        from ..formats.dicom.pixels import decode
 
         target = out_dir / f"{item.stem}.dcm"
-        if target.exists() and not overwrite:
-            try:
-                decode(target, frame=1)
-                return "hit"
-            except SonobridgeError:
-                pass
-        export_dicom(item.open(), target, overwrite=True)
+        if not overwrite and dicom_done(target):
+            return "hit"
+        export_dicom(recording(), target, overwrite=True)
         return "built"
     return _status(run)
 
 
-def qc(item: Item) -> dict[str, Any]:
+def qc(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> dict[str, Any]:
     """Per stream: frames vs declared, timing gaps, calibration present; LUT inversion for Telemed."""
+    from ..telemed import COMPLETENESS_TOLERANCE, looks_lut_inverted
+
     try:
-        recording = item.open()
+        streams = recording().streams
     except SonobridgeError as error:
         return {"error": error.problem}
     report: dict[str, Any] = {}
-    for name, stream in recording.streams.items():
+    for name, stream in streams.items():
         times = stream.timestamps_s
         gaps = 0
         if times is not None and times.size > 2:
@@ -151,11 +156,12 @@ def qc(item: Item) -> dict[str, Any]:
             gaps = int(np.sum(steps > GAP_FACTOR * np.median(steps)))
         declared = stream.declared_n_frames
         report[name] = {"n_frames": stream.n_frames, "declared": declared,
-                        "complete": None if not declared else stream.n_frames >= declared - 16,
+                        "complete": None if not declared else stream.n_frames >= declared - COMPLETENESS_TOLERANCE,
                         "timing_gaps": gaps, "calibrated": stream.geometry is not None,
                         "has_frames": stream.has_frames}
     if item.format == "telemed-tvd-h5":
-        from ..telemed import looks_lut_inverted
-
         report["lut_inverted"] = looks_lut_inverted(item.label)
     return report
+
+
+STAGES = {"ingest": ingest, "video": video, "qc": qc, "dicom": dicom}

@@ -1,0 +1,27 @@
+"""File names of outputs: one stem per recording label, safe characters only."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+FORMAT_SUFFIXES = (".tvd.h5", ".hdf5", ".h5", ".dcm", ".dicom", ".tvd")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def safe_name(text: str, default: str = "output") -> str:
+    """``text`` reduced to file-name characters (no separators, no leading dots)."""
+    return _UNSAFE.sub("_", text).strip("._") or default
+
+
+def output_stem(label: str) -> str:
+    """``<container>-<capture>`` for a Clarius label (``folder_or_tar:prefix``), else the file name
+    without its format suffix, made safe."""
+    container, _, prefix = label.rpartition(":")
+    if container and not Path(label).exists():
+        return safe_name(f"{Path(container).name}-{prefix}")
+    base = Path(label).name
+    for suffix in FORMAT_SUFFIXES:
+        if base.lower().endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return safe_name(base)
