@@ -37,14 +37,14 @@ def _clarius_sources(path: Path) -> list[RecordingSource] | None:
 
 
 HDF5_SUFFIXES = (".hdf5", ".h5", ".he5")
+DICOM_SUFFIXES = (".dcm", ".dicom", "")     # "": PACS exports such as IM0001 (checked by their DICM magic)
 
 
-def _zea_sources(path: Path) -> list[RecordingSource] | None:
+def _zea_sources(files: list[Path], explicit: bool) -> list[RecordingSource]:
     from .zea.reader import FORMAT, read_zea
 
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in HDF5_SUFFIXES)
-    files = [f for f in files if f.suffix.lower() in HDF5_SUFFIXES and not f.name.endswith(".tvd.h5")]
-    return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_zea(f)) for f in files] or None
+    return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_zea(f)) for f in files
+            if f.suffix.lower() in HDF5_SUFFIXES and not f.name.endswith(".tvd.h5")]
 
 
 def _is_dicom(path: Path) -> bool:
@@ -57,34 +57,32 @@ def _is_dicom(path: Path) -> bool:
         return False
 
 
-def _dicom_sources(path: Path) -> list[RecordingSource] | None:
+def _dicom_sources(files: list[Path], explicit: bool) -> list[RecordingSource]:
+    """``.dcm``/``.dicom`` files and files carrying the DICM magic (any name when given directly;
+    without a suffix inside folders)."""
     from .dicom.reader import FORMAT, read_dicom
 
-    # in folders: .dcm/.dicom files, and files without a suffix (PACS exports such as IM0001)
-    # that carry the DICM magic
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower()
-                                                 in (".dcm", ".dicom", ""))
-    files = [f for f in files if _is_dicom(f)]
-    return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_dicom(f)) for f in files] or None
+    return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_dicom(f)) for f in files
+            if (explicit or f.suffix.lower() in DICOM_SUFFIXES) and _is_dicom(f)]
 
 
-def _telemed_sources(path: Path) -> list[RecordingSource] | None:
+def _telemed_sources(files: list[Path], explicit: bool) -> list[RecordingSource]:
     """Sidecars (``.tvd.h5``) and raw ``.tvd`` recordings (read without EchoWave); a ``.tvd``
     whose sidecar sits beside it is represented by the sidecar (one recording, not two)."""
     from .telemed.sidecar import FORMAT, SUFFIX, read_telemed
     from .telemed.tvd import FORMAT as TVD_FORMAT
     from .telemed.tvd import read_tvd
 
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.tvd*") if p.is_file())
     sources = [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_telemed(f))
                for f in files if f.name.endswith(SUFFIX)]
     sources += [RecordingSource(str(f), TVD_FORMAT, lambda f=f, allow_truncated=False, **_vendor_options:
                                 read_tvd(f, allow_truncated=allow_truncated))
                 for f in files if f.suffix.lower() == ".tvd" and not f.with_name(f.name + ".h5").exists()]
-    return sources or None
+    return sources
 
 
-_FINDERS = [_telemed_sources, _zea_sources, _dicom_sources, _clarius_sources]
+#: finders of single-file formats, given the files under a path (listed once for all of them)
+_FILE_FINDERS = [_telemed_sources, _zea_sources, _dicom_sources]
 
 
 def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
@@ -92,7 +90,10 @@ def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
     path = Path(path)
     if not path.exists():
         raise UnsupportedInputError(path, "no such file or folder")
-    sources = [source for finder in _FINDERS for source in (finder(path) or [])]
+    explicit = path.is_file()
+    files = [path] if explicit else sorted(p for p in path.rglob("*") if p.is_file())
+    sources = [source for finder in _FILE_FINDERS for source in finder(files, explicit)]
+    sources += _clarius_sources(path) or []
     if sources:
         return sources
     raise UnsupportedInputError(path, "no supported recording found (supported: Clarius raw data, zea HDF5, "
