@@ -196,15 +196,8 @@ class LogViewer:
 
 
 def _sidecars(source: str | os.PathLike | Iterable, recursive: bool, pattern: str) -> list[Path]:
-    if not isinstance(source, (str, os.PathLike)):
-        return [p for item in source for p in _sidecars(item, recursive, pattern)]
-    path = Path(source)
-    if path.is_dir():
-        return sorted(path.rglob(pattern) if recursive else path.glob(pattern))
-    if path.name.endswith(".tvd") and not path.name.endswith(SUFFIX):
-        sibling = path.with_name(path.name + ".h5")
-        return [sibling] if sibling.exists() else []
-    return [path]
+    """The sidecars at ``source`` (see :func:`_triage`)."""
+    return _triage(source, recursive, pattern)[1]
 
 
 def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True, pattern: str = "*.tvd.h5",
@@ -242,7 +235,7 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
 
 def _export_panels(sidecar_path: Path, out_dir, crop: str, normalize_orientation: bool, skip_existing: bool,
                    overwrite: bool, options: dict[str, Any]) -> dict[str, str]:
-    from .export.video import _export_one
+    from .export.video import export_stream
 
     log = Log(sidecar_path)
     sidecar = read_sidecar(sidecar_path)
@@ -258,7 +251,7 @@ def _export_panels(sidecar_path: Path, out_dir, crop: str, normalize_orientation
                 box = (rows.start - panel_rows.start, rows.stop - panel_rows.start,
                        columns.start - panel_columns.start, columns.stop - panel_columns.start)
             path = log.mp4_path(panel, out_dir=out_dir)
-            results[str(path)] = _export_one(recording.streams[f"b{panel}"], path, skip_existing, overwrite,
+            results[str(path)] = export_stream(recording.streams[f"b{panel}"], path, skip_existing, overwrite,
                                              dict(options, crop=box, flip=flip))
     finally:
         sidecar.close()
@@ -272,18 +265,19 @@ _H5_KWARGS = {"frames", "compression", "postprocess", "client", "skip_existing",
               "cancel_check"}
 
 
-def _triage(source: str | os.PathLike | Iterable, recursive: bool) -> tuple[list[Path], list[Path]]:
+def _triage(source: str | os.PathLike | Iterable, recursive: bool, pattern: str = "*.tvd.h5"
+            ) -> tuple[list[Path], list[Path]]:
     """``(need extraction, have a sidecar)``: ``.tvd`` files without a ``.tvd.h5`` beside them,
-    and sidecars (given directly, found in folders, or beside a given ``.tvd``)."""
+    and sidecars (given directly, matching ``pattern`` in folders, or beside a given ``.tvd``)."""
     if not isinstance(source, (str, os.PathLike)):
-        pairs = [_triage(item, recursive) for item in source]
+        pairs = [_triage(item, recursive, pattern) for item in source]
         return [p for a, _ in pairs for p in a], [p for _, b in pairs for p in b]
     path = Path(source)
     if path.is_dir():
-        found = sorted(path.rglob("*.tvd*") if recursive else path.glob("*.tvd*"))
-        tvds = [p for p in found if p.suffix.lower() == ".tvd"]
-        sidecars = [p for p in found if p.name.endswith(SUFFIX)]
-        return [t for t in tvds if t.with_name(t.name + ".h5") not in sidecars], sidecars
+        walk = path.rglob if recursive else path.glob
+        sidecars = sorted(walk(pattern))
+        tvds = [t for t in sorted(walk("*.tvd")) if not t.with_name(t.name + ".h5").exists()]
+        return tvds, sidecars
     if path.suffix.lower() == ".tvd":
         sidecar = path.with_name(path.name + ".h5")
         return ([], [sidecar]) if sidecar.exists() else ([path], [])
@@ -328,13 +322,13 @@ def crop_video(src: str | os.PathLike, dst: str | os.PathLike, side: str, *, crf
                preset: str = "slow", mono: bool = True) -> str:
     """Deprecated: crop one EchoWave side-by-side mp4 to its ``"left"`` or ``"right"`` view as
     grey HEVC (``crf=None`` for lossless); an existing ``dst`` is kept. Returns the status."""
-    from .export.video import EncoderSettings, _export_one, video_stream
+    from .export.video import EncoderSettings, export_stream, video_stream
 
     warnings.warn(_DEPRECATED, DeprecationWarning, stacklevel=2)
     if side not in ("left", "right") or not mono:
         raise ValueError("side must be 'left' or 'right'; only mono (grey HEVC) output is written")
     x = X_LEFT if side == "left" else X_RIGHT
-    return _export_one(video_stream(src), Path(dst), True, False,
+    return export_stream(video_stream(src), Path(dst), True, False,
                        dict(crop=(CROP_Y, CROP_Y + CROP_H, x, x + CROP_W), flip=False, fps=None,
                             settings=EncoderSettings(crf=crf, preset=preset), progress=False, cancel_check=None,
                             dnav_toc=True))

@@ -61,9 +61,9 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: 
                   cancel_check: Callable[[], bool] | None = None) -> FrameIndex:
     """Encode uint8 ``(height, width)`` frames to an mp4 at ``path`` (written in place: callers
     use a temporary name); returns the frame index taken from the muxed packets."""
-    from ..formats.video.reader import _require_av
+    from ..formats.video.reader import require_av
 
-    av = _require_av()
+    av = require_av()
     pts, keyframe, durations = [], [], []
 
     def mux(packets) -> None:
@@ -73,18 +73,21 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: 
             keyframe.append(bool(packet.is_keyframe))
             durations.append(int(packet.duration or 0))
 
-    with av.open(os.fspath(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx265", rate=fps, options={"preset": settings.preset,
-                                                                      "x265-params": settings.x265_params()})
-        stream.width, stream.height, stream.pix_fmt = width, height, "gray"
-        for number, frame in enumerate(frames):
-            if cancel_check is not None and cancel_check():
-                raise Cancelled(path, "cancelled")
-            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame, np.uint8), format="gray")
-            video_frame.pts = number
-            mux(stream.encode(video_frame))
-        mux(stream.encode(None))
-        time_base = Fraction(stream.time_base)
+    try:
+        with av.open(os.fspath(path), "w", format="mp4") as container:
+            stream = container.add_stream("libx265", rate=fps, options={"preset": settings.preset,
+                                                                          "x265-params": settings.x265_params()})
+            stream.width, stream.height, stream.pix_fmt = width, height, "gray"
+            for number, frame in enumerate(frames):
+                if cancel_check is not None and cancel_check():
+                    raise Cancelled(path, "cancelled")
+                video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame, np.uint8), format="gray")
+                video_frame.pts = number
+                mux(stream.encode(video_frame))
+            mux(stream.encode(None))
+            time_base = Fraction(stream.time_base)
+    except av.error.FFmpegError as error:               # e.g. x265 refuses frames narrower than 8 px
+        raise SonobridgeError(path, f"the encoder refused {width} x {height} frames ({error})") from None
     order = np.argsort(pts, kind="stable")
     step = round(1 / (fps * time_base))
     return FrameIndex(pts=np.asarray(pts, np.int64)[order], keyframe=np.asarray(keyframe, bool)[order],
@@ -167,14 +170,8 @@ def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int
     rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else stream_fps(stream)
     frames = tqdm(_frames(stream, crop, flip), total=stream.n_frames, unit="frame", desc=Path(path).name,
                   disable=not progress, leave=False)
-    from ..formats.video.reader import _require_av
-
-    av = _require_av()
     with atomic_path(path) as temporary:
-        try:
-            index = encode_frames(frames, temporary, width, height, rate, settings, cancel_check)
-        except av.error.FFmpegError as error:
-            raise SonobridgeError(path, f"the encoder refused {width} x {height} frames ({error})") from None
+        index = encode_frames(frames, temporary, width, height, rate, settings, cancel_check)
     times = stream.timestamps_s
     index.time_s = times if times is not None and times.size == len(index) else None
     index.source = {"stream": stream.name, "label": stream.label, "crop": crop, "flip": flip}
@@ -240,7 +237,7 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
         if skip_existing and not overwrite and path.exists() and load_index(path) is not None:
             results[str(path)] = "hit"                  # decided before any display stream is built
         else:
-            results[str(path)] = _export_one(display(stream), path, skip_existing and not overwrite, overwrite,
+            results[str(path)] = export_stream(display(stream), path, skip_existing and not overwrite, overwrite,
                                              dict(crop=crop, flip=flip, fps=fps, settings=settings,
                                                   progress=progress, cancel_check=cancel_check, dnav_toc=dnav_toc))
         if progress_callback is not None:
@@ -248,7 +245,9 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
     return results
 
 
-def _export_one(stream: Stream, path: Path, skip_existing: bool, overwrite: bool, options: dict[str, Any]) -> str:
+def export_stream(stream: Stream, path: Path, skip_existing: bool, overwrite: bool, options: dict[str, Any]) -> str:
+    """One display stream to ``path`` unless a complete video is there: ``"hit"`` (its index
+    matches), ``"built"``, or ``"error: ..."``. ``options`` go to :func:`write_video`."""
     if path.exists() and not overwrite:
         if skip_existing and load_index(path) is not None:
             return "hit"

@@ -113,10 +113,10 @@ class _FrameDecoder:
 
     def __init__(self, layout: PixelLayout, label: str):
         self.layout, self.label = layout, label
+        self.codecs = _require_codecs() if layout.transfer_syntax != DEFLATED_FRAMES else None
 
     def __call__(self, data: bytes, out: np.ndarray) -> None:
-        syntax = self.layout.transfer_syntax
-        codecs = _require_codecs() if syntax != DEFLATED_FRAMES else None
+        syntax, codecs = self.layout.transfer_syntax, self.codecs
         if syntax in JPEG_8_12:
             if self.layout.samples == 3:
                 colour = _jpeg_colour(data, self.layout.photometric)

@@ -20,7 +20,7 @@ from ...errors import FormatError, MissingDependencyError
 from .index import FrameIndex, build_index, load_index
 
 
-def _require_av():
+def require_av():
     try:
         import av
     except ImportError:
@@ -34,7 +34,7 @@ class VideoReader:
     per frame: the source's real times when our index recorded them)."""
 
     def __init__(self, path: str | os.PathLike):
-        av = _require_av()
+        av = require_av()
         self.path = Path(path)
         try:
             self.index: FrameIndex = load_index(self.path) or build_index(self.path)
@@ -94,7 +94,7 @@ class VideoReader:
         index %= n
         try:
             return self._locate(index)
-        except _require_av().error.FFmpegError as error:
+        except require_av().error.FFmpegError as error:
             self._last = -1
             raise FormatError(self.path, f"frame {index} could not be decoded ({error})") from None
 

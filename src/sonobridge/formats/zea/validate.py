@@ -219,7 +219,7 @@ class _Checker:
         labels_needed = name == "segmentation" or (name not in MAP_PRODUCTS and values.ndim == 5)
         if labels_needed and (group is None or "labels" not in group):
             self.error(key.rsplit("/", 1)[0], "labels are required for this product")
-        if name == "image" and dtype == "float32" and hasattr(values, "__array__") and not _lazy(values):
+        if name == "image" and dtype == "float32" and not _lazy(values):
             self.check_db_image(key, values)
         if group is not None:
             self.check_coordinates(key, values, group)
