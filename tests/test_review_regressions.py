@@ -133,3 +133,19 @@ def test_long_one_dimensional_signals_are_not_chunked_per_sample(tmp_path):
                           metadata={"ecg": {"samples": samples, "sampling_frequency": 500.0, "start_time_offset": 0.0}})
     with h5py.File(path, "r") as handle:
         assert handle["metadata/ecg/samples"].chunks[0] > 1000
+
+
+@pytest.mark.parametrize("kind", ["dicom", "telemed"])
+def test_other_formats_convert_to_zea_bit_exactly(tmp_path, kind):
+    from sonobridge.formats import open_recording
+    from sonobridge.formats.zea.reader import read_zea
+
+    source = CINE if kind == "dicom" else make_sidecar(tmp_path / "s.tvd.h5", panels=(1, 2))
+    direct = open_recording(source)
+    back = read_zea(export_zea(direct, tmp_path / "out.hdf5"))
+    assert direct.streams.keys() == back.streams.keys()
+    for name, stream in direct.streams.items():
+        other = back.streams[name]
+        assert other.dtype == stream.dtype and np.array_equal(np.asarray(other.frames), np.asarray(stream.frames))
+        assert np.array_equal(other.timestamps_s, stream.timestamps_s)
+        assert np.array_equal(other.geometry.x_m, stream.geometry.x_m)

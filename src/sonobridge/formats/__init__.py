@@ -44,7 +44,7 @@ def _zea_sources(files: list[Path], explicit: bool) -> list[RecordingSource]:
     from .zea.reader import FORMAT, read_zea
 
     return [RecordingSource(str(f), FORMAT, lambda f=f, **_vendor_options: read_zea(f)) for f in files
-            if f.suffix.lower() in HDF5_SUFFIXES and not f.name.endswith(".tvd.h5")]
+            if f.suffix.lower() in HDF5_SUFFIXES]
 
 
 def _is_dicom(path: Path) -> bool:
@@ -81,7 +81,8 @@ def _telemed_sources(files: list[Path], explicit: bool) -> list[RecordingSource]
     return sources
 
 
-#: finders of single-file formats, given the files under a path (listed once for all of them)
+#: finders of single-file formats, given the files under a path (listed once for all of them), in
+#: priority order: a file one finder claims (a Telemed ``.tvd.h5``) is not offered to the next (zea)
 _FILE_FINDERS = [_telemed_sources, _zea_sources, _dicom_sources]
 
 
@@ -92,7 +93,12 @@ def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
         raise UnsupportedInputError(path, "no such file or folder")
     explicit = path.is_file()
     files = [path] if explicit else sorted(p for p in path.rglob("*") if p.is_file())
-    sources = [source for finder in _FILE_FINDERS for source in finder(files, explicit)]
+    sources: list[RecordingSource] = []
+    for finder in _FILE_FINDERS:
+        found = finder(files, explicit)
+        claimed = {source.label for source in found}
+        files = [f for f in files if str(f) not in claimed]
+        sources += found
     sources += _clarius_sources(path) or []
     if sources:
         return sources

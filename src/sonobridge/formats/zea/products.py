@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.recording import SampleKind
+from .schema import CUSTOM_MAP_DTYPES
 
 LINE_KINDS = {SampleKind.ENVELOPE, SampleKind.AMPLITUDE, SampleKind.RF, SampleKind.IQ, SampleKind.PW_IQ}
-CUSTOM_DTYPES = {np.dtype(t) for t in ("uint8", "float32", "int16", "complex64")}
+CUSTOM_DTYPES = {np.dtype(t) for t in CUSTOM_MAP_DTYPES}
 
 
 @dataclass(frozen=True)
