@@ -103,18 +103,23 @@ def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item) -> bool:
     return all(load_index(path) is not None for path in videos)
 
 
-def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> str:
+def _one_file(target: Path, done: Callable[[Path], bool], write: Callable, overwrite: bool,
+              recording: Opener) -> str:
+    """A stage with one output file: "hit" when ``done(target)``, else ``write(recording, target)``."""
     def run() -> str:
-        from ..export.zea import export_zea
-
-        if item.format == "zea":
-            return "skipped: already zea"
-        target = out_dir / f"{item.stem}.hdf5"
-        if not overwrite and zea_done(target):
+        if not overwrite and done(target):
             return "hit"
-        export_zea(recording(), target, overwrite=True)
+        write(recording(), target, overwrite=True)
         return "built"
     return _status(run)
+
+
+def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> str:
+    from ..export.zea import export_zea
+
+    if item.format == "zea":
+        return "skipped: already zea"
+    return _one_file(out_dir / f"{item.stem}.hdf5", zea_done, export_zea, overwrite, recording)
 
 
 def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> dict[str, str]:
@@ -128,15 +133,9 @@ def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> dict
 
 
 def dicom(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> str:
-    def run() -> str:
-        from ..export.dicom import export_dicom
+    from ..export.dicom import export_dicom
 
-        target = out_dir / f"{item.stem}.dcm"
-        if not overwrite and dicom_done(target):
-            return "hit"
-        export_dicom(recording(), target, overwrite=True)
-        return "built"
-    return _status(run)
+    return _one_file(out_dir / f"{item.stem}.dcm", dicom_done, export_dicom, overwrite, recording)
 
 
 def qc(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> dict[str, Any]:
