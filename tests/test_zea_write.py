@@ -285,5 +285,10 @@ def test_channel_data_from_a_generic_file_is_not_mislabelled(tmp_path):
                           probe={"probe_geometry": np.zeros((4, 3))})
     recording = read_zea(path)
     assert recording.streams["raw_data"].frame_shape == (3, 16, 4)
+    export_zea(recording, tmp_path / "again.hdf5")       # read from zea: copied verbatim (test_zea_passthrough)
+    with h5py.File(tmp_path / "again.hdf5") as handle:
+        assert handle["tracks/track_0/data/raw_data"].shape == (2, 3, 16, 4, 1)
+    detached = dataclasses.replace(recording.streams["raw_data"], frames=np.zeros((2, 3, 16, 4), np.int16))
+    recording.streams["raw_data"] = detached             # channel data from elsewhere: no product holds it
     with pytest.raises(sz.InvalidZeaDataError, match="not lines x samples"):
-        export_zea(recording, tmp_path / "again.hdf5")
+        export_zea(recording, tmp_path / "detached.hdf5")

@@ -15,16 +15,28 @@ from typing import Any
 
 from . import __version__
 from .errors import SonobridgeError, UnsupportedInputError
-from .export.naming import output_stem
+from .export.naming import output_stem, unique_stems
 
 log = logging.getLogger("sonobridge")
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ANONYMISE_HELP = ("DICOM PS3.15 basic profile on every output: no patient identity, dates, institution, "
+                  "physicians or source UIDs (kept DICOM headers included)")
 
 
-def _report(error: SonobridgeError) -> str:
-    """Print a user-facing error as one stderr line; return its text."""
+def _report(error: SonobridgeError | OSError) -> str:
+    """Print a user-facing error as one stderr line; return its text. An ``OSError`` (e.g. a
+    read-only or full output folder) is worded as the package's errors: ``<path>: <problem>``."""
+    if isinstance(error, OSError) and not isinstance(error, SonobridgeError):
+        from .export.atomic import os_problem
+
+        error = SonobridgeError(error.filename, os_problem(error))
     print(f"sonobridge: error: {error}", file=sys.stderr)
     return str(error)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on the command line: one line each, without source lines."""
+    print(f"sonobridge: warning: {message}", file=sys.stderr)
 
 
 def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,24 +88,35 @@ def _text_summary(label: str, info: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _each_recording(paths: list[str], args: argparse.Namespace, failures: dict[str, str]):
-    """Yield ``(label, recording)`` for every recording at ``paths``; a recording that cannot be
-    read is reported on stderr, noted in ``failures`` and skipped, so the others still run."""
-    from tqdm import tqdm
-
+def _find_sources(paths: list[str], failures: dict[str, str]) -> list:
+    """The recordings at ``paths`` (not yet read); a path that holds none is reported and noted."""
     from .formats import find_recordings
 
     sources = []
     for path in paths:
         try:
             sources += find_recordings(path)
-        except SonobridgeError as exc:
+        except (SonobridgeError, OSError) as exc:
             failures[str(path)] = _report(exc)
+    return sources
+
+
+def _open_each(sources: list, args: argparse.Namespace, failures: dict[str, str]):
+    """Yield ``(source, recording)``; a recording that cannot be read is reported on stderr,
+    noted in ``failures`` and skipped, so the others still run."""
+    from tqdm import tqdm
+
     for source in tqdm(sources, unit="recording", disable=args.quiet or len(sources) < 2 or None):
         try:
-            yield source.label, source.open(**_reader_options(args))
-        except SonobridgeError as exc:
+            yield source, source.open(**_reader_options(args))
+        except (SonobridgeError, OSError) as exc:
             failures[source.label] = _report(exc)
+
+
+def _each_recording(paths: list[str], args: argparse.Namespace, failures: dict[str, str]):
+    """Yield ``(label, recording)`` for every recording at ``paths`` (see :func:`_open_each`)."""
+    for source, recording in _open_each(_find_sources(paths, failures), args, failures):
+        yield source.label, recording
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -120,6 +143,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     written: dict[str, dict[str, Any]] = {}
     for label, recording in _each_recording(args.paths, args, failures):
         stem = output_stem(label)
+        if args.anonymise:
+            from .core.anonymise import anonymise_recording
+
+            recording = anonymise_recording(recording)
         info = describe(recording)
         images = {}
         for name, stream in recording.streams.items():
@@ -191,22 +218,35 @@ def _convert_one(recording, path: Path, args: argparse.Namespace) -> None:
     export_zea(recording, path, scan_converted=not args.no_scan_convert,
                pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
                compression=None if args.compression == "none" else args.compression,
-               overwrite=args.overwrite, progress=not args.quiet)
+               overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise)
+
+
+def _convert_plan(sources: list, args: argparse.Namespace) -> dict[str, Path] | None:
+    """``{label: output path}`` for every recording found, decided before anything is written;
+    None (after a usage message) when OUTPUT names one file for several recordings."""
+    if args.output:
+        if len(sources) > 1:
+            print(f"sonobridge convert: error: {args.input} holds {len(sources)} recordings but OUTPUT "
+                  "names one file: use --out-dir", file=sys.stderr)
+            return None
+        return {source.label: Path(args.output) for source in sources}
+    suffix = ".dcm" if args.to == "dicom" else ".hdf5"
+    stems = unique_stems([source.label for source in sources])
+    return {label: Path(args.out_dir) / f"{stem}{suffix}" for label, stem in stems.items()}
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     failures: dict[str, str] = {}
     written: dict[str, str] = {}
-    for label, recording in _each_recording([args.input], args, failures):
-        if args.output and written:
-            print("sonobridge convert: error: INPUT holds several recordings: use --out-dir",
-                  file=sys.stderr)
-            return EXIT_USAGE
-        suffix = ".dcm" if args.to == "dicom" else ".hdf5"
-        path = Path(args.output) if args.output else Path(args.out_dir) / f"{output_stem(label)}{suffix}"
+    sources = _find_sources([args.input], failures)
+    plan = _convert_plan(sources, args)
+    if plan is None:
+        return EXIT_USAGE
+    for source, recording in _open_each(sources, args, failures):
+        label, path = source.label, plan[source.label]
         try:
             _convert_one(recording, path, args)
-        except SonobridgeError as exc:
+        except (SonobridgeError, OSError) as exc:
             failures[label] = _report(exc)
             continue
         written[label] = str(path)
@@ -230,9 +270,10 @@ def cmd_video(args: argparse.Namespace) -> int:
         out_dir = args.out_dir or Path(label.split(":")[0]).parent
         produced = export_video(recording, out_dir, stem=output_stem(label), crf=args.crf, keyint=args.keyint,
                                 fps=args.fps, flip=args.flip, skip_existing=not args.overwrite,
-                                overwrite=args.overwrite, progress=not args.quiet)
+                                overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise)
         if not produced:
-            failures[label] = _report(UnsupportedInputError(label, "no uint8 image stream to encode"))
+            failures[label] = _report(UnsupportedInputError(label, "no image stream to encode (grey/RGB, dB image "
+                                                                   "or amplitude frames)"))
         results.update(produced)
     errors = {path: status for path, status in results.items() if status.startswith("error")}
     for path, status in errors.items():
@@ -253,7 +294,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     options = {k: v for k, v in (("probe", args.probe), ("sound_speed_m_s", args.sound_speed)) if v}
     results = process(args.paths, args.out, dicom=args.dicom, workers=args.workers, scheduler=args.scheduler,
-                      overwrite=args.overwrite, progress=not args.quiet, **options)
+                      overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise, **options)
     statuses = {label: _overall(result) for label, result in results.items()}
     out = Path(args.out) if args.out else Path(args.paths[0]).resolve().parent / "sonobridge-out"
     if args.json:
@@ -337,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
     preview.add_argument("--out-dir", default="sonobridge-preview", help="output folder")
     preview.add_argument("--frame", type=int, default=0, help="frame index to show (default 0)")
+    preview.add_argument("--anonymise", action="store_true", help=ANONYMISE_HELP)
     _add_reader_options(preview)
     preview.set_defaults(handler=cmd_preview)
 
@@ -370,11 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("output", nargs="?", metavar="OUTPUT", help="output .hdf5 or .dcm (one recording)")
     convert.add_argument("--to", choices=["zea", "dicom"], default="zea", help="format with --out-dir (default zea)")
     convert.add_argument("--out-dir", default=".", help="folder for <name>.hdf5 / .dcm when OUTPUT is not given")
-    convert.add_argument("--dicom-compression", default="none", choices=["none", "rle", "jpeg-ls", "jpeg"],
-                         help="DICOM pixel data: none (default), rle, jpeg-ls (lossless) or jpeg (baseline, lossy)")
+    convert.add_argument("--dicom-compression", default="none", choices=["none", "rle", "jpeg-ls", "jpeg-xl", "jpeg"],
+                         help="DICOM pixel data: none (default), rle, jpeg-ls, jpeg-xl (lossless) or jpeg "
+                              "(baseline, lossy)")
     convert.add_argument("--patient-name", help="DICOM PatientName (default: empty, never invented)")
     convert.add_argument("--patient-id", help="DICOM PatientID (default: empty)")
-    convert.add_argument("--anonymise", action="store_true", help="DICOM: PS3.15 basic profile (identity, dates)")
+    convert.add_argument("--anonymise", action="store_true", help=ANONYMISE_HELP)
     convert.add_argument("--compression", default="fast", choices=["fast", "small", "zea", "gzip", "lzf", "none"],
                          help="codec: fast (default), small (smaller, slower), zea (zea's default), "
                               "gzip/lzf/none (readable without hdf5plugin)")
@@ -397,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--fps", type=_positive_float, help="frame rate (default: the recording's mean rate)")
     video.add_argument("--flip", action="store_true", help="mirror left/right")
     video.add_argument("--overwrite", action="store_true", help="re-encode existing outputs")
+    video.add_argument("--anonymise", action="store_true", help=ANONYMISE_HELP)
     _add_reader_options(video)
     video.set_defaults(handler=cmd_video)
 
@@ -412,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--workers", type=int, default=2, help="recordings processed side by side (default 2)")
     process.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask cluster")
     process.add_argument("--overwrite", action="store_true", help="redo every stage")
+    process.add_argument("--anonymise", action="store_true", help=ANONYMISE_HELP)
     _add_reader_options(process)
     process.set_defaults(handler=cmd_process)
 
@@ -438,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="sonobridge: %(levelname)s: %(message)s")
+    warnings.showwarning = _show_warning
     if args.quiet:
         logging.getLogger().setLevel(logging.ERROR)
         warnings.simplefilter("ignore")
@@ -451,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # an output folder read-only, a permission denied, a disk full: one line
+        _report(exc)
+        return EXIT_DATA_ERROR
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 >>> pixels = sonobridge.dicom.decode("cine.dcm")               # [frames, rows, cols(, samples)]  # doctest: +SKIP
 >>> pixels, meta = sonobridge.dicom.decode("cine.dcm", frame=3, with_meta=True)  # doctest: +SKIP
 >>> meta["us_regions"], meta["frame_times_s"]                   # calibration (SI units) and timing
->>> sonobridge.dicom.write(recording, "out.dcm", compression="jpeg-ls")          # doctest: +SKIP
+>>> sonobridge.dicom.write(recording, "out.dcm", compression="jpeg-xl")          # doctest: +SKIP
 >>> volume = sonobridge.dicom.load_series("series_folder"); volume.to_nifti("v.nii.gz")  # doctest: +SKIP
 
-A thin face over :mod:`sonobridge.formats.dicom` (decoding, regions, timing, reading into the core
-model) and :mod:`sonobridge.export.dicom` (US Multi-frame writer).
+A thin face over :mod:`sonobridge.formats.dicom` (decoding every transfer syntax including JPEG XL,
+regions placed absolutely with their signed deltas, timing, reading into the core model) and
+:mod:`sonobridge.export.dicom` (US Multi-frame writer: none, rle, jpeg-ls, jpeg-xl, jpeg).
 """
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ message names the file and what is wrong with it, so callers can catch one type.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class SonobridgeError(Exception):
@@ -59,3 +61,31 @@ class MissingDependencyError(SonobridgeError, ImportError):
 
 class TruncatedDataWarning(UserWarning):
     """Only the complete frames of a truncated file were returned."""
+
+
+#: What h5py, NumPy and parsing raise on damaged content (h5py: unreadable object headers as
+#: KeyError, broken B-trees as RuntimeError, failed filters and truncation as OSError; a damaged
+#: dataspace can declare sizes that cannot be allocated). Readers turn these into FormatError.
+READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError,
+               ArithmeticError, MemoryError)
+
+
+@contextmanager
+def read_faults(path: str | os.PathLike | None, what: str = "unreadable content") -> Iterator[None]:
+    """Within the block, :data:`READ_ERRORS` become a FormatError naming ``path`` (``what``, then
+    the original error); the package's own errors pass through unchanged."""
+    try:
+        yield
+    except SonobridgeError:
+        raise
+    except READ_ERRORS as error:
+        raise FormatError(path, f"{what} ({type(error).__name__}: {error})") from None
+
+
+class OutputError(SonobridgeError):
+    """An output cannot be written (read-only folder, permission denied, failed write); no
+    partial file is left under its name or beside it."""
+
+
+class DiskFullError(OutputError):
+    """Not enough free space for an output: found before writing, or when the disk filled up."""

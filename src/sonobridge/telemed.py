@@ -25,7 +25,7 @@ import numpy as np
 from .formats.telemed.autocrop import inner_image_box, panel_mean
 from .formats.telemed.autoint import connect, export_h5, keep_full_speed
 from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, recording_from_sidecar, write_sidecar
-from .errors import SonobridgeError
+from .errors import SonobridgeError, read_faults
 from .formats.telemed.uiff import read_tvd_n_frames
 
 __all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "connect", "crop_folder", "crop_video", "export_h5",
@@ -88,7 +88,7 @@ class Log:
         roi = self._panel(panel)
         if crop not in (False, True, "image", "panel"):
             raise ValueError(f"crop={crop!r} not understood; use False/True/'image'/'panel'.")
-        with h5py.File(self.fname, "r") as handle:
+        with read_faults(self.fname, "/frames/gray unreadable"), h5py.File(self.fname, "r") as handle:
             full = handle["frames/gray"][frame_idx_0n]
         if crop is False:
             return full
@@ -103,7 +103,7 @@ class Log:
             rows, columns = roi.as_slice()
             box = None
             if self.has_frames:
-                with h5py.File(self.fname, "r") as handle:
+                with read_faults(self.fname, "/frames/gray unreadable"), h5py.File(self.fname, "r") as handle:
                     box = inner_image_box(panel_mean(handle["frames/gray"], roi))
             if box is None:
                 if self.has_frames:
@@ -406,6 +406,7 @@ def looks_lut_inverted(h5: str | os.PathLike, frames: int = 16) -> bool:
     try:
         if sidecar.frames is None or 1 not in sidecar.rois:
             return False
-        return float(np.median(panel_mean(sidecar.frames, sidecar.rois[1], frames))) > 127
+        with read_faults(h5, "/frames/gray unreadable"):
+            return float(np.median(panel_mean(sidecar.frames, sidecar.rois[1], frames))) > 127
     finally:
         sidecar.close()

@@ -5,42 +5,115 @@ backend). Names follow zea's ``zea.File``: ``File(path)``, ``.data``, ``.scan``,
 Reads are lazy: ``File(path).data.image.values[5]`` reads one frame. Writing:
 ``File.create(path, data={"image": {"values": frames}}, ...)`` checks everything against the format
 first, then writes atomically. Validation: :func:`validate` returns a
-:class:`~sonobridge.formats.zea.validate.Report` of findings.
+:class:`~sonobridge.formats.zea.validate.Report` of findings (a damaged file is a finding).
+
+Faults: a damaged file raises :class:`~sonobridge.errors.FormatError` naming it, when opened or
+when its damaged part is read (datasets are h5py datasets whose reads do the same); a name that
+is not in the file stays a KeyError (``[]``) or AttributeError (``.``).
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from .errors import READ_ERRORS, FormatError, read_faults
 from .formats.zea.schema import dataset_value
 from .formats.zea.validate import Finding, Report, is_legacy, track_groups, validate
 from .formats.zea.writer import CODECS, InvalidZeaDataError, file_tree, write_tree
 
 __all__ = ["CODECS", "File", "Finding", "InvalidZeaDataError", "Report", "Track", "validate"]
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _reading(path: str):
+    """Within: what h5py/NumPy raise on a damaged file becomes a FormatError naming ``path``."""
+    return read_faults(path, "unreadable zea content")
+
+
+def _reads(method: _Method) -> _Method:
+    """A method of an object with a ``path`` whose HDF5 reads may meet a damaged file."""
+    @functools.wraps(method)
+    def wrapper(self, *args: Any, **kwargs: Any) -> Any:
+        with _reading(self.path):
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _lookup(group, key: str, path: str):
+    """``group[key]``, datasets with reads that speak FormatError: KeyError when a name on the
+    path is not listed in its group (as h5py), FormatError when it is listed but cannot be opened
+    (h5py's own ``in`` and lookup cannot tell the two apart on a damaged file)."""
+    import h5py
+
+    item = group
+    for name in (part for part in key.split("/") if part):
+        with _reading(path):
+            listed = isinstance(item, h5py.Group) and name in list(item)
+        if not listed:
+            raise KeyError(f"{key!r} not in {group.name}")
+        with _reading(path):
+            item = item[name]
+    return _dataset(item, path) if isinstance(item, h5py.Dataset) else item
+
+
+@functools.lru_cache(maxsize=1)
+def _dataset_class() -> type:
+    """An ``h5py.Dataset`` whose reads raise FormatError naming the file on damaged data
+    (made on first use: h5py is imported lazily)."""
+    import h5py
+
+    class _Dataset(h5py.Dataset):
+        path = ""
+
+        @_reads
+        def __getitem__(self, key: Any) -> Any:
+            return super().__getitem__(key)
+
+        @_reads
+        def read_direct(self, *args: Any, **kwargs: Any) -> None:
+            return super().read_direct(*args, **kwargs)
+
+    return _Dataset
+
+
+def _dataset(dataset, path: str):
+    """``dataset`` (an h5py dataset) as a lazy dataset of the same id whose reads speak FormatError."""
+    wrapped = _dataset_class()(dataset.id)
+    wrapped.path = path
+    return wrapped
+
 
 class _Node:
-    """Attribute access over an HDF5 group: groups become nodes, datasets stay lazy h5py datasets."""
+    """Attribute access over an HDF5 group: groups become nodes, datasets stay lazy h5py datasets
+    (reads of damaged data raise FormatError naming ``path``, the file)."""
 
-    def __init__(self, group):
-        self._group = group
+    def __init__(self, group, path: str):
+        self._group, self.path = group, path
 
     def __getattr__(self, name: str):
-        if name.startswith("_") or name not in self._group:
+        if name.startswith("_") or name == "path" or name not in self:
             raise AttributeError(f"{self._group.name} has no {name!r}")
         return self[name]
 
     def __getitem__(self, key: str):
-        import h5py
-
-        item = self._group[key]
-        return _Node(item) if isinstance(item, h5py.Group) else item
+        item = _lookup(self._group, key, self.path)
+        return item if hasattr(item, "dtype") else _Node(item, self.path)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._group
+        """Whether ``key`` is there (a listed but unreadable item is a FormatError)."""
+        try:
+            _lookup(self._group, key, self.path)
+        except KeyError:
+            return False
+        return True
 
+    @_reads
     def keys(self) -> list[str]:
         return list(self._group.keys())
 
@@ -62,18 +135,23 @@ class Track:
     def __init__(self, file: File, index: int, group):
         self.file, self.index, self._group = file, index, group
 
-    @property
-    def data(self) -> _Node:
-        return _Node(self._group["data"])
+    path = property(lambda self: self.file.path)
 
     @property
+    def data(self) -> _Node:
+        return _Node(_lookup(self._group, "data", self.path), self.path)
+
+    @property
+    @_reads
     def scan(self) -> dict[str, Any]:
         return _values(self._group["scan"]) if "scan" in self._group else {}
 
     @property
+    @_reads
     def label(self) -> str | None:
         return _values(self._group).get("label")
 
+    @_reads
     def _size(self, axis: int, scan_key: str | None = None, scan_axis: int = 0) -> int | None:
         if "data" in self._group and "raw_data" in self._group["data"]:
             return int(self._group["data/raw_data"].shape[axis])
@@ -87,11 +165,13 @@ class Track:
     n_rx = property(lambda self: self._size(3))
 
     @property
+    @_reads
     def n_el(self) -> int | None:
         if "scan" in self._group and "t0_delays" in self._group["scan"]:
             return int(self._group["scan/t0_delays"].shape[1])
         return self._size(3)
 
+    @_reads
     def _first_map_frames(self) -> int | None:
         data = self._group.get("data")
         for item in (data.values() if data is not None else ()):
@@ -100,6 +180,7 @@ class Track:
                 return int(values.shape[0])
         return None
 
+    @_reads
     def load_parameters(self) -> dict[str, Any]:
         """Probe (without name/type) and scan merged, with n_ax/n_el/n_tx and the wavelength (m)."""
         parameters = {k: v for k, v in self.file.probe.items() if k not in ("name", "type")}
@@ -111,6 +192,7 @@ class Track:
             parameters["wavelength"] = parameters.get("sound_speed", 1540.0) / np.asarray(centre)
         return parameters
 
+    @_reads
     def _durations(self) -> np.ndarray | None:
         """``scan/time_to_next_transmit`` ``(n_frames, n_tx)`` in seconds, or None."""
         scan = self._group.get("scan")
@@ -131,7 +213,8 @@ class Track:
 
 
 class File:
-    """A zea-format file opened read-only (an ``h5py.File`` underneath, as ``.h5``)."""
+    """A zea-format file opened read-only (an ``h5py.File`` underneath, as ``.h5``). Raises
+    FormatError naming the file when it is not HDF5 or its root structure is unreadable."""
 
     def __init__(self, path: str | Path, mode: str = "r"):
         import h5py
@@ -140,7 +223,16 @@ class File:
         if mode != "r":
             raise ValueError("sonobridge.zea.File opens files for reading; write with the zea writer")
         self.path = str(path)
-        self.h5 = h5py.File(path, "r", locking=False)
+        try:
+            self.h5 = h5py.File(path, "r", locking=False)
+        except READ_ERRORS as error:
+            raise FormatError(path, f"not a readable HDF5 file ({error})") from None
+        try:
+            with _reading(self.path):
+                track_groups(self.h5)        # the structure every access relies on is readable
+        except FormatError:
+            self.close()
+            raise
 
     @classmethod
     def create(cls, path: str | Path, data: dict | None = None, scan: dict | None = None, *,
@@ -178,14 +270,18 @@ class File:
         self.close()
 
     def close(self) -> None:
-        self.h5.close()
+        try:
+            self.h5.close()
+        except READ_ERRORS:          # a damaged file may fail even at closing: it is closed anyway
+            pass
 
     def __getitem__(self, key: str):
         """HDF5 item; on single-track files ``data/...`` and ``scan/...`` mean track 0's."""
-        tracks = track_groups(self.h5)
+        with _reading(self.path):
+            tracks = track_groups(self.h5)
         if key.split("/", 1)[0] in ("data", "scan") and len(tracks) == 1 and tracks[0][0]:
             key = f"{tracks[0][0]}/{key}"
-        return self.h5[key]
+        return _lookup(self.h5, key, self.path)
 
     def __contains__(self, key: str) -> bool:
         try:
@@ -195,15 +291,18 @@ class File:
         return True
 
     @property
+    @_reads
     def legacy(self) -> bool:
         return is_legacy(self.h5)
 
     @property
+    @_reads
     def zea_version(self) -> str | None:
         version = self.h5.attrs.get("zea_version")
         return None if version is None else str(version)
 
     @property
+    @_reads
     def tracks(self) -> list[Track]:
         return [Track(self, index, group) for index, (_, group) in enumerate(track_groups(self.h5))]
 
@@ -235,6 +334,7 @@ class File:
     n_el = property(lambda self: self._single().n_el)
 
     @property
+    @_reads
     def probe(self) -> dict[str, Any]:
         """``probe/`` fields (legacy files: ``probe_geometry`` from the scan, name from the attr)."""
         if "probe" in self.h5:
@@ -250,10 +350,12 @@ class File:
         return self._single().load_parameters()
 
     @property
+    @_reads
     def track_schedule(self) -> np.ndarray | None:
         return np.asarray(self.h5["track_schedule"], np.int32) if "track_schedule" in self.h5 else None
 
     @property
+    @_reads
     def timestamps(self) -> np.ndarray | None:
         """Global per-transmit start times ``(n_total_tx,)`` in seconds following
         ``track_schedule`` and each track's ``time_to_next_transmit``; None if either is missing

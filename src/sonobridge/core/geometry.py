@@ -142,7 +142,9 @@ class LineGeometry:
 @dataclass(frozen=True)
 class PixelGrid:
     """Cartesian image grid: frames ``(n_z, n_x)``; ``x_m`` ``(n_x,)`` and ``z_m`` ``(n_z,)``
-    are pixel-centre coordinates in metres; ``mask`` ``(n_z, n_x)`` marks pixels holding data."""
+    are pixel-centre coordinates in metres; ``mask`` ``(n_z, n_x)`` marks pixels holding data.
+    An axis may decrease (a source that stores a negative pixel size, e.g. a DICOM region's
+    PhysicalDeltaX); spacings reported here are magnitudes."""
 
     x_m: np.ndarray
     z_m: np.ndarray
@@ -151,15 +153,15 @@ class PixelGrid:
     @property
     def pixel_size_m(self) -> float | None:
         """Lateral pixel spacing in metres (None for a single column)."""
-        return float(self.x_m[1] - self.x_m[0]) if self.x_m.size > 1 else None
+        return abs(float(self.x_m[1] - self.x_m[0])) if self.x_m.size > 1 else None
 
     def describe(self, n_samples: int | None = None) -> dict[str, Any]:
         return {
             "type": "pixels",
             "x_range_m": [float(self.x_m[0]), float(self.x_m[-1])],
             "z_range_m": [float(self.z_m[0]), float(self.z_m[-1])],
-            "pixel_spacing_m": [float(np.diff(self.z_m).mean()) if self.z_m.size > 1 else None,
-                                float(np.diff(self.x_m).mean()) if self.x_m.size > 1 else None],
+            "pixel_spacing_m": [float(np.abs(np.diff(self.z_m)).mean()) if self.z_m.size > 1 else None,
+                                float(np.abs(np.diff(self.x_m)).mean()) if self.x_m.size > 1 else None],
         }
 
 

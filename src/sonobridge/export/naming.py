@@ -25,3 +25,16 @@ def output_stem(label: str) -> str:
             base = base[: -len(suffix)]
             break
     return safe_name(base)
+
+
+def unique_stems(labels: list[str]) -> dict[str, str]:
+    """``{label: stem}`` with :func:`output_stem`; labels whose stems collide (e.g.
+    ``p1/IM0001.dcm`` and ``p2/IM0001.dcm``) get a short hash of the label appended, so no two
+    recordings share an output name."""
+    import hashlib
+    from collections import Counter
+
+    stems = {label: output_stem(label) for label in labels}
+    counts = Counter(stems.values())
+    return {label: f"{stem}-{hashlib.sha1(label.encode()).hexdigest()[:8]}" if counts[stem] > 1 else stem
+            for label, stem in stems.items()}

@@ -29,7 +29,7 @@ import numpy as np
 from ..core.geometry import LineGeometry
 from ..core.recording import Recording, SampleKind, Stream
 from ..errors import SonobridgeError
-from ..formats.video.index import FrameIndex, load_index, write_sidecars
+from ..formats.video.index import FrameIndex, complete_index, write_sidecars
 from .atomic import atomic_path
 from .naming import safe_name
 
@@ -99,8 +99,17 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: 
 def _display(stream: Stream) -> Callable[[Stream], Stream] | None:
     """How a stream becomes uint8 ``(n_frames, height, width)`` display frames (None: no video):
     grey images and B-mode as they are, RGB images as their luma; envelope lines scan-converted
-    when the probe is known, else shown depth-down (samples as rows, lines as columns)."""
-    if not stream.has_frames or stream.dtype != np.uint8:
+    when the probe is known, else shown depth-down (samples as rows, lines as columns); float
+    images in dB through their dynamic range (:func:`db_to_uint8`) and linear amplitude log
+    compressed (:func:`display_amplitude`), the mapping recorded in the index."""
+    if not stream.has_frames:
+        return None
+    if stream.dtype != np.uint8:
+        if len(stream.frame_shape) == 2 and stream.dtype.kind == "f" and stream.kind in (SampleKind.IMAGE,
+                                                                                            SampleKind.BMODE):
+            return display_db
+        if len(stream.frame_shape) == 2 and stream.dtype.kind in "fiu" and stream.kind is SampleKind.AMPLITUDE:
+            return display_amplitude
         return None
     if stream.kind in (SampleKind.BMODE, SampleKind.IMAGE) and len(stream.frame_shape) == 2:
         return lambda s: s
@@ -122,6 +131,69 @@ def _grey(stream: Stream) -> Stream:
 
     return stream.derive(stream.name, stream.kind, stream.frame_shape[:2], np.uint8, read_range,
                          step="RGB shown as grey (BT.601 luma)")
+
+
+DEFAULT_DB_RANGE = (-60.0, 0.0)     # dB shown black and white when a dB image states no range
+
+
+def db_to_uint8(values: np.ndarray, low_db: float, high_db: float) -> np.ndarray:
+    """dB values (any shape, float) -> uint8 for display, as ``zea.display.to_8bit``: NaN taken
+    as ``low_db``, ``(v - low_db) * 255 / (high_db - low_db)`` in float32, clipped to [0, 255]
+    and truncated: ``low_db`` (and below, -inf) is 0, ``high_db`` (and above) 255."""
+    low, high = np.float32(low_db), np.float32(high_db)
+    levels = np.asarray(values, np.float32)
+    levels = np.where(np.isnan(levels), low, levels)
+    scaled = (levels - low) * np.float32(255.0 / (high - low))
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def db_range(stream: Stream) -> tuple[float, float]:
+    """The dynamic range ``(low, high)`` dB of a dB image: the stream's ``dynamic_range``
+    parameter or its zea scan's ``dynamic_range`` when given as two values, else
+    :data:`DEFAULT_DB_RANGE`."""
+    for candidate in (stream.parameters.get("dynamic_range"),
+                      (stream.parameters.get("scan") or {}).get("dynamic_range")):
+        values = np.asarray(candidate, np.float64).ravel() if candidate is not None else np.zeros(0)
+        if values.size == 2 and np.all(np.isfinite(values)) and values[1] > values[0]:
+            return float(values[0]), float(values[1])
+    return DEFAULT_DB_RANGE
+
+
+def _with_mapping(stream: Stream, mapping: dict[str, Any]) -> Stream:
+    from dataclasses import replace
+
+    return replace(stream, parameters={**stream.parameters, "display_mapping": mapping})
+
+
+def display_db(stream: Stream) -> Stream:
+    """A float image in dB (zea's ``image``: 0 dB white) as uint8 through its dynamic range."""
+    frames = stream.require_frames()
+    low, high = db_range(stream)
+    mapping = {"rule": "dB window (as zea.display.to_8bit): NaN -> low; "
+                       "uint8(clip((v - low) * 255 / (high - low), 0, 255))",
+               "range_db": [low, high], "source_dtype": stream.dtype.name}
+    return _with_mapping(stream.derive(stream.name, SampleKind.IMAGE, stream.frame_shape, np.uint8,
+                                       lambda start, stop: db_to_uint8(frames[start:stop], low, high),
+                                       step=f"dB image shown through [{low:g}, {high:g}] dB"), mapping)
+
+
+def display_amplitude(stream: Stream) -> Stream:
+    """Linear amplitude as uint8: log compressed as :func:`sonobridge.processing.envelope.bmode`
+    (60 dB, white at the reference level fixed from the first frames), then shown as an envelope
+    (lines first, the core convention) or, on a pixel grid or from a zea product, as the image it is."""
+    from ..core.geometry import PixelGrid
+    from ..processing.envelope import bmode
+
+    detected = bmode(stream)
+    compression = detected.parameters["log_compression"]
+    mapping = {"rule": "log compression (sonobridge.processing.envelope.LogCompression): "
+                       "rint(clip((20 log10(a) + gain_db - reference_db + dynamic_range_db) * 255 / "
+                       "dynamic_range_db, 0, 255))", **compression, "source_dtype": stream.dtype.name}
+    if isinstance(stream.geometry, PixelGrid) or "zea_product" in stream.parameters:
+        shown = detected                           # already depth-first (z, x)
+    else:
+        shown = _display_envelope(detected)
+    return _with_mapping(shown, mapping)
 
 
 def _display_envelope(stream: Stream) -> Stream:
@@ -154,10 +226,12 @@ def _frames(stream: Stream, crop: tuple[int, int, int, int] | None, flip: bool) 
 def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int, int, int] | None = None,
                 flip: bool = False, fps: float | Fraction | None = None, settings: EncoderSettings = EncoderSettings(),
                 progress: bool = False, cancel_check: Callable[[], bool] | None = None,
-                dnav_toc: bool = True) -> FrameIndex:
+                dnav_toc: bool = True, source_digest: str | None = None, anonymise: bool = False) -> FrameIndex:
     """Encode one uint8 ``(n_frames, height, width)`` stream to ``path`` atomically and write its
     index (and ``.dnav-toc``). ``crop``: ``(top, bottom, left, right)`` pixels; ``flip``: mirror
-    left/right; ``fps``: override of the mean frame rate."""
+    left/right; ``fps``: override of the mean frame rate; ``anonymise``: the index names the
+    stream only (no source path, which may carry identity). A display mapping of non-uint8
+    sources (``parameters["display_mapping"]``) is recorded in the index."""
     from tqdm.auto import tqdm
 
     if stream.dtype != np.uint8 or len(stream.frame_shape) != 2:
@@ -174,7 +248,11 @@ def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int
         index = encode_frames(frames, temporary, width, height, rate, settings, cancel_check)
     times = stream.timestamps_s
     index.time_s = times if times is not None and times.size == len(index) else None
-    index.source = {"stream": stream.name, "label": stream.label, "crop": crop, "flip": flip}
+    index.source = {"stream": stream.name, "label": stream.name if anonymise else stream.label, "crop": crop,
+                    "flip": flip, **({"source_digest": source_digest} if source_digest else {}),
+                    **({"display_mapping": stream.parameters["display_mapping"]}
+                       if "display_mapping" in stream.parameters else {}),
+                    **({"anonymised": True} if anonymise else {})}
     write_sidecars(path, index, dnav=dnav_toc)
     return index
 
@@ -208,6 +286,7 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
                  skip_existing: bool = True, overwrite: bool = False, progress: bool = True,
                  progress_callback: Callable[[int, int, str, str], None] | None = None,
                  cancel_check: Callable[[], bool] | None = None, dnav_toc: bool = True,
+                 source_digest: str | None = None, anonymise: bool = False,
                  **reader_options: Any) -> dict[str, str]:
     """Write one ``.mp4`` (+ ``.index.json`` + ``.dnav-toc``) per video-able stream of ``source``
     (a path, a Recording or one Stream) into ``out_dir`` (default: beside a path source, else the
@@ -216,7 +295,10 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
     ``crf``: lossy quality (None = lossless); ``keyint``: frames between keyframes;
     ``skip_existing``: keep an output whose index matches it ("hit"); ``overwrite``: re-encode
     anyway; ``progress_callback(index, total, path, status)`` after each output;
-    ``cancel_check()`` polled per frame (a cancelled output is removed, status "error: cancelled").
+    ``cancel_check()`` polled per frame (a cancelled output is removed, status "error: cancelled");
+    ``source_digest``: recorded in each index, and an existing video is kept only when its index
+    records the same (outputs follow their sources, see :mod:`sonobridge.pipeline.stages`);
+    ``anonymise``: sidecars without source paths (see :func:`write_video`).
     """
     if isinstance(source, Stream):
         displays, name = {source.name: (source, lambda s: s)}, source.name
@@ -234,12 +316,13 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
     results: dict[str, str] = {}
     for number, (stream_name, (stream, display)) in enumerate(displays.items()):
         path = folder / names[stream_name]
-        if skip_existing and not overwrite and path.exists() and load_index(path) is not None:
+        if skip_existing and not overwrite and complete_index(path, source_digest, dnav_toc) is not None:
             results[str(path)] = "hit"                  # decided before any display stream is built
         else:
             results[str(path)] = export_stream(display(stream), path, skip_existing and not overwrite, overwrite,
                                              dict(crop=crop, flip=flip, fps=fps, settings=settings,
-                                                  progress=progress, cancel_check=cancel_check, dnav_toc=dnav_toc))
+                                                  progress=progress, cancel_check=cancel_check, dnav_toc=dnav_toc,
+                                                  source_digest=source_digest, anonymise=anonymise))
         if progress_callback is not None:
             progress_callback(number, len(displays), str(path), results[str(path)])
     return results
@@ -249,7 +332,8 @@ def export_stream(stream: Stream, path: Path, skip_existing: bool, overwrite: bo
     """One display stream to ``path`` unless a complete video is there: ``"hit"`` (its index
     matches), ``"built"``, or ``"error: ..."``. ``options`` go to :func:`write_video`."""
     if path.exists() and not overwrite:
-        if skip_existing and load_index(path) is not None:
+        if skip_existing and complete_index(path, options.get("source_digest"),
+                                            options.get("dnav_toc", True)) is not None:
             return "hit"
         if not skip_existing:
             return "error: exists (pass overwrite=True to replace it)"

@@ -11,6 +11,13 @@ What zea has no field for (exact clocks, vendor metadata such as the Clarius yml
 parameters with units, geometry, provenance, timing-only streams) is kept in
 ``custom/sonobridge/recording``: exact JSON (:mod:`sonobridge.core.serialize`), from which
 :func:`sonobridge.formats.zea.reader.read_zea` rebuilds the same recording.
+
+zea -> zea: a recording read from a zea file is written as that file's own tree, verbatim
+(:func:`copied_tree`: channel data, scan, probe, every dataset and attribute, same dtypes), with
+``custom/sonobridge/recording`` added; a source that breaks the format is refused.
+
+``anonymise=True`` writes the recording as :func:`sonobridge.core.anonymise.anonymise_recording`
+gives it (DICOM headers through the PS3.15 basic profile, no acquisition time).
 """
 from __future__ import annotations
 
@@ -23,11 +30,15 @@ from typing import Any
 import numpy as np
 
 from ..core import serialize
+from ..core.anonymise import anonymise_recording
 from ..core.frames import LazyFrames
 from ..core.geometry import LineGeometry, PixelGrid, Probe
 from ..core.recording import Recording, SampleKind, Signal, Stream
+from ..formats.zea.passthrough import ZeaFrames, source_tree, subgroup
 from ..formats.zea.products import Layout, layout_for
-from ..formats.zea.writer import Group, InvalidZeaDataError, file_tree, write_tree
+from ..formats.zea.reader import CORE_KEY
+from ..formats.zea.validate import check_tree, track_groups
+from ..formats.zea.writer import Group, InvalidZeaDataError, as_array, file_tree, write_tree
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +174,78 @@ def _signal_record(signal: Signal) -> dict[str, Any]:
             "provenance": signal.provenance, "time_origin": signal.time_origin}
 
 
+def _core_json(recording: Recording, streams: list[dict[str, Any]]) -> str:
+    """``custom/sonobridge/recording``: the recording's exact JSON with its ``streams`` records."""
+    core = {"format": CORE_FORMAT, "name": recording.name, "start_time": recording.start_time,
+            "parameters": recording.parameters, "provenance": recording.provenance,
+            "streams": streams, "signals": [_signal_record(s) for s in recording.signals.values()]}
+    return serialize.dumps(core)
+
+
+def zea_source(recording: Recording):
+    """The open zea file (h5py) the recording's frames are read from, None when they are not
+    read from a zea file; InvalidZeaDataError when only some are, or from several files (the
+    verbatim copy of :func:`copied_tree` would then not hold the recording)."""
+    read = [s for s in recording if isinstance(s.frames, ZeaFrames)]
+    if not read:
+        return None
+    files = {str(s.frames.source) for s in read}
+    others = [s.name for s in recording if s.has_frames and not isinstance(s.frames, ZeaFrames)]
+    if len(files) > 1 or others:
+        raise InvalidZeaDataError(recording.name, f"streams read from zea ({', '.join(sorted(files))}) mixed with "
+                                                  f"{'other zea files' if len(files) > 1 else 'other streams'} "
+                                                  f"{others or ''}: write them to separate files")
+    return read[0].frames.dataset.file
+
+
+def _copied_layout(stream: Stream, frames: ZeaFrames, track_key: str, layouts: dict[str, dict]) -> Layout:
+    """How ``stream`` sits in its source dataset: the source's own record for files sonobridge
+    wrote, else the product as read generically (channel data without its RF channel axis)."""
+    if stream.name in layouts:
+        return Layout(**layouts[stream.name])
+    product = frames.key[len(f"/{track_key}/data/" if track_key else "/data/"):].split("/")[0]
+    stored = tuple(frames.dataset.shape[1:])
+    return Layout(product, frames.dataset.dtype.name, channel_added=stored != tuple(stream.frame_shape))
+
+
+def copied_tree(recording: Recording, handle, anonymise: bool = False) -> Group:
+    """The tree of the zea file ``handle`` the recording was read from, verbatim (every dataset,
+    group and attribute), with ``custom/sonobridge/recording`` describing ``recording`` in it
+    (a previous ``custom/sonobridge`` is replaced). ``anonymise``: without the wall-clock
+    ``acquisition_time`` and zea's ``metadata/subject``."""
+    tree = source_tree(handle, skip=["custom/sonobridge", *(["metadata/subject"] if anonymise else [])])
+    if anonymise:
+        tree.attrs.pop("acquisition_time", None)
+    tracks = [key for key, _ in track_groups(handle)]
+    layouts: dict[str, dict] = {}
+    if CORE_KEY in handle:
+        from ..formats.zea.schema import dataset_value
+
+        layouts = {r["name"]: r["layout"] for r in serialize.loads(dataset_value(handle[CORE_KEY]))["streams"]
+                   if r.get("layout")}
+    records = []
+    for stream in recording:
+        if not stream.has_frames:
+            records.append(_stream_record(stream, None, None))
+            continue
+        frames = stream.frames
+        track = next(i for i, key in enumerate(tracks) if not key or frames.key.startswith(f"/{key}/"))
+        records.append(_stream_record(stream, track, _copied_layout(stream, frames, tracks[track], layouts)))
+    report = check_tree(tree, handle.filename)
+    if not report.valid:                 # an invalid input is refused, not passed through
+        raise InvalidZeaDataError(handle.filename, "the source breaks the zea format, not copied:\n  "
+                                                   + "\n  ".join(str(f) for f in report.errors))
+    subgroup(tree, "custom/sonobridge")["recording"] = as_array(_core_json(recording, records))
+    return tree
+
+
 def recording_tree(recording: Recording, *, scan_converted: bool = True,
-                   pixel_size_m: float | None = None) -> Group:
-    """The zea file tree of ``recording`` (frames stay lazy until written)."""
+                   pixel_size_m: float | None = None, anonymise: bool = False) -> Group:
+    """The zea file tree of ``recording`` (frames stay lazy until written); a recording read
+    from a zea file is that file's tree (:func:`copied_tree`)."""
+    source = zea_source(recording)
+    if source is not None:
+        return copied_tree(recording, source, anonymise)
     tracks, streams = [], []
     for stream in recording:
         if stream.has_frames:
@@ -179,24 +259,29 @@ def recording_tree(recording: Recording, *, scan_converted: bool = True,
     metadata: dict[str, Any] = {}
     for signal in recording.signals.values():
         metadata.update(_signal_metadata(signal))
-    core = {"format": CORE_FORMAT, "name": recording.name, "start_time": recording.start_time,
-            "parameters": recording.parameters, "provenance": recording.provenance,
-            "streams": streams, "signals": [_signal_record(s) for s in recording.signals.values()]}
     source = recording.provenance.format if recording.provenance else None
     return file_tree(tracks=tracks, probe=_probe(recording), metadata=metadata,
-                     custom={"sonobridge": {"recording": serialize.dumps(core)}},
+                     custom={"sonobridge": {"recording": _core_json(recording, streams)}},
                      us_machine=source, description=f"{recording.name} (sonobridge conversion)",
                      acquisition_time=recording.start_time.isoformat() if recording.start_time else None)
 
 
 def export_zea(recording: Recording, path: str | os.PathLike, *, scan_converted: bool = True,
                pixel_size_m: float | None = None, compression: str | Mapping | None = "fast",
-               overwrite: bool = False, progress: bool = False) -> Path:
+               overwrite: bool = False, progress: bool = False, source_digest: str | None = None,
+               anonymise: bool = False) -> Path:
     """Write ``recording`` to ``path`` as a zea file (see the module docs); returns the path.
 
     ``scan_converted``: add the B-mode image of envelope streams (``image_sc``);
     ``pixel_size_m``: its pixel size (default: from the sample spacing); ``compression``: see
-    :func:`sonobridge.formats.zea.writer.filter_options`.
+    :func:`sonobridge.formats.zea.writer.filter_options`; ``source_digest``: the digest of the
+    source it is made from, kept as ``custom/sonobridge/source_digest``; ``anonymise``: write
+    without identity (:func:`sonobridge.core.anonymise.anonymise_recording`: DICOM headers through
+    the PS3.15 basic profile, no acquisition time).
     """
-    tree = recording_tree(recording, scan_converted=scan_converted, pixel_size_m=pixel_size_m)
+    if anonymise:
+        recording = anonymise_recording(recording)
+    tree = recording_tree(recording, scan_converted=scan_converted, pixel_size_m=pixel_size_m, anonymise=anonymise)
+    if source_digest is not None:        # what it was built from: see sonobridge.pipeline.stages
+        tree["custom"]["sonobridge"]["source_digest"] = np.asarray(source_digest, dtype=object)
     return write_tree(tree, path, compression=compression, overwrite=overwrite, progress=progress)

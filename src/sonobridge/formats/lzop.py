@@ -7,8 +7,8 @@ A payload is LZO1X data when ``src_len < dst_len`` and stored verbatim when they
 Checksums (Adler-32 or CRC-32 of the decompressed and/or compressed bytes) are verified when the
 header flags say they are present.
 
-Blocks are indexed once (headers only) so any byte range can be decompressed on demand; LZO1X
-decoding is done by ``lzallright``.
+Blocks are indexed once (headers only), as far as the caller needs, so any byte range can be
+decompressed on demand; LZO1X decoding is done by ``lzallright``.
 """
 from __future__ import annotations
 
@@ -126,27 +126,44 @@ def parse_header(region: ByteRegion) -> LzopHeader:
 
 
 class LzopStream:
-    """Random-access decompressed view of an lzop file: ``size`` bytes, ``read(start, size)``."""
+    """Random-access decompressed view of an lzop file: ``size`` bytes, ``read(start, size)``.
 
-    def __init__(self, region: ByteRegion, cache_blocks: int = 4):
+    ``max_size``: index the block headers only until this many decompressed bytes are covered
+    (a reader knows from the data's own header how much it needs); a stream declaring more, e.g.
+    gigabytes of zeros in a few megabytes (a decompression bomb), then costs no more than the
+    data asked for. :meth:`extend` indexes further; :attr:`complete` says whether the
+    end-of-stream marker was reached (``size`` is then the whole stream's).
+    """
+
+    def __init__(self, region: ByteRegion, cache_blocks: int = 4, *, max_size: int | None = None):
         self.region = region
         self.header = parse_header(region)
-        self._blocks = self._index_blocks()
-        self._starts = [block.dst_offset for block in self._blocks]
-        self.size = self._blocks[-1].dst_offset + self._blocks[-1].dst_len if self._blocks else 0
+        self._blocks: list[_Block] = []
+        self._starts: list[int] = []
+        self._next = self.header.data_offset   # where the next block header starts
+        self.complete = False
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._cache_blocks = cache_blocks
+        self.extend(max_size)
 
     @property
     def n_blocks(self) -> int:
         return len(self._blocks)
 
-    def _index_blocks(self) -> list[_Block]:
+    @property
+    def size(self) -> int:
+        """Decompressed bytes of the blocks indexed so far (all of them once :attr:`complete`)."""
+        return self._blocks[-1].dst_offset + self._blocks[-1].dst_len if self._blocks else 0
+
+    def extend(self, max_size: int | None = None) -> None:
+        """Index block headers until ``max_size`` decompressed bytes are covered or the stream
+        ends (None: to the end)."""
         flags, label = self.header.flags, self.region.label
         has_dst_check = bool(flags & (F_ADLER32_D | F_CRC32_D))
         has_src_check = bool(flags & (F_ADLER32_C | F_CRC32_C))
-        blocks: list[_Block] = []
-        pos, dst_offset = self.header.data_offset, 0
+        blocks, pos, dst_offset = self._blocks, self._next, self.size
+        if self.complete or (max_size is not None and dst_offset >= max_size):
+            return
         with open(self.region.path, "rb") as handle:
             def read_u32s(count: int) -> tuple[int, ...]:
                 nonlocal pos
@@ -164,6 +181,10 @@ class LzopStream:
             while True:
                 (dst_len,) = read_u32s(1)
                 if dst_len == 0:
+                    self.complete = True
+                    break
+                if max_size is not None and dst_offset >= max_size:
+                    pos -= 4  # covered: this block is left for a later extend()
                     break
                 (src_len,) = read_u32s(1)
                 where = f"lzop block {len(blocks)} at byte {pos - 8}"
@@ -176,12 +197,13 @@ class LzopStream:
                 if pos + src_len > self.region.length:
                     raise TruncatedFileError(label, f"{where} is cut short")
                 blocks.append(_Block(dst_offset, dst_len, pos, src_len, dst_check, src_check))
+                self._starts.append(dst_offset)
                 pos += src_len
                 dst_offset += dst_len
-        if pos != self.region.length:
+        self._next = pos
+        if self.complete and pos != self.region.length:
             log.warning("%s: %d bytes after the lzop end-of-stream marker ignored",
                         label, self.region.length - pos)
-        return blocks
 
     def _decode(self, index: int, payload: bytes | memoryview) -> bytes:
         from lzallright import LZOCompressor, LZOError
@@ -241,7 +263,8 @@ class LzopStream:
         return out
 
     def iter_decompressed(self) -> Iterator[bytes]:
-        """Every block's decompressed bytes in order (checksums verified), reading sequentially."""
+        """Every indexed block's decompressed bytes in order (checksums verified), reading
+        sequentially (the whole stream once :attr:`complete`)."""
         with open(self.region.path, "rb") as handle:
             for index, block in enumerate(self._blocks):
                 handle.seek(self.region.offset + block.src_offset)

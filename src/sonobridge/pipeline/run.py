@@ -4,19 +4,24 @@ Stages with different bottlenecks overlap: each recording's stages run in order,
 side by side on a pool of workers (threads locally; a Dask cluster with ``executor=`` or
 ``scheduler=``), so the wall time approaches the slowest stage rather than the sum. One failing
 recording is reported and the rest complete. Every stage is idempotent (see :mod:`.stages`), so
-a run killed at any point and started again only does what is missing.
+a run killed at any point and started again only does what is missing. One run per output
+folder at a time: a run holds an advisory lock on ``<out>/.sonobridge.lock`` (released by the
+operating system when the holder dies, however it ends).
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
+import logging
 import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +29,36 @@ from ..errors import SonobridgeError
 from ..export.atomic import write_bytes_atomic
 from .report import html_report
 from ..export.naming import output_stem
-from .stages import STAGES, Item, outputs_complete, source_key
+from .stages import STAGES, Item, outputs_complete, source_digest, source_key
+
+log = logging.getLogger(__name__)
 
 REPORT_JSON, REPORT_HTML = "sonobridge-report.json", "sonobridge-report.html"
+LOCK_NAME = ".sonobridge.lock"
+LOCK_POLL_S = 0.2
+
+#: modules the workers import, imported in the main thread before any worker starts (lazy imports
+#: of the same package from several threads at once can meet a partially initialised module)
+_STAGE_MODULES: dict[str, tuple[str, ...]] = {
+    "ingest": ("h5py", "hdf5plugin", "numcodecs", "sonobridge.export.zea", "sonobridge.formats.zea.writer",
+               "sonobridge.formats.zea.validate", "sonobridge.formats.zea.schema", "sonobridge.zea",
+               "sonobridge.processing.scan_convert", "scipy.sparse"),
+    "video": ("av", "sonobridge.export.video", "sonobridge.formats.video.reader", "sonobridge.formats.video.index",
+              "sonobridge.processing.scan_convert", "scipy.sparse"),
+    "qc": ("sonobridge.telemed", "sonobridge.zea"),
+    "dicom": ("pydicom", "pydicom.dataset", "pydicom.uid", "pydicom.encaps", "pydicom.sequence",
+              "pydicom.pixels", "pydicom.pixels.encoders", "imagecodecs", "sonobridge.export.dicom",
+              "sonobridge.formats.dicom.pixels"),
+}
+_FORMAT_MODULES: dict[str, tuple[str, ...]] = {
+    "dicom": ("pydicom", "pydicom.dataset", "pydicom.errors", "pydicom.encaps", "pydicom.pixels", "pydicom.jsonrep",
+              "pydicom.filereader", "imagecodecs", "sonobridge.formats.dicom.reader",
+              "sonobridge.formats.dicom.pixels", "sonobridge.formats.dicom.meta"),
+    "zea": ("h5py", "hdf5plugin", "sonobridge.formats.zea.reader", "sonobridge.formats.zea.validate"),
+    "telemed-tvd-h5": ("h5py", "sonobridge.formats.telemed.sidecar", "sonobridge.telemed"),
+    "telemed-tvd": ("sonobridge.formats.telemed.tvd",),
+    "clarius-raw": ("sonobridge.formats.clarius", "sonobridge.formats.clarius.reader", "sonobridge.formats.lzop"),
+}
 
 
 def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tuple[list[Item], dict[str, str]]:
@@ -43,7 +75,9 @@ def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tup
             continue
         items += [Item(s.label, s.format, output_stem(s.label), tuple(sorted(reader_options.items())))
                   for s in found]
-    return _unique_stems(list({item.label: item for item in items}.values())), problems
+    # the same recording reached through two sources (a folder and a file in it) is one item;
+    # labels are unique per recording (e.g. ``pkg.tar:p1/x`` and ``pkg.tar:p2/x``), so nothing else merges
+    return _unique_stems(list(dict.fromkeys(items))), problems
 
 
 def _unique_stems(items: list[Item]) -> list[Item]:
@@ -64,15 +98,17 @@ def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool 
     out, it is returned with every status "hit" (the recording is not even opened)."""
     folder = Path(out_dir)
     key = source_key(item)
+    # recorded in every output; an output is done only if it matches (made with the same anonymise setting)
+    digest = source_digest([*key, ["anonymised", "PS3.15 basic"]] if item.anonymise else key)
     if previous and not overwrite and previous.get("source_key") == key and set(stages) <= set(previous) \
-            and outputs_complete(previous, folder, item):
+            and outputs_complete(previous, folder, item, digest):
         return _as_hits(previous)
     result: dict[str, Any] = {"format": item.format, "seconds": {}, "source_key": key}
     recording = functools.cache(item.open)        # opened once, by the first stage that needs it
     for stage in stages:
         with (gates or {}).get(stage) or contextlib.nullcontext():
             start = time.perf_counter()
-            result[stage] = STAGES[stage](item, folder, overwrite, recording)
+            result[stage] = STAGES[stage](item, folder, overwrite, recording, digest)
             result["seconds"][stage] = round(time.perf_counter() - start, 4)
     return result
 
@@ -112,7 +148,8 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
             dicom: bool = False, workers: int = 2, executor: Any = None, scheduler: str | None = None,
             overwrite: bool = False, stage_limits: dict[str, int] | None = None, progress: bool = True,
             progress_callback: Callable[[int, int, str, str], None] | None = None,
-            cancel_check: Callable[[], bool] | None = None, **reader_options: Any) -> dict[str, dict[str, Any]]:
+            cancel_check: Callable[[], bool] | None = None, lock_timeout_s: float = 0.0, anonymise: bool = False,
+            **reader_options: Any) -> dict[str, dict[str, Any]]:
     """Bring every recording at ``sources`` to the same state in ``out_dir`` (default: a
     ``sonobridge-out`` folder beside the first source): zea HDF5, videos with indexes, QC
     (and DICOM with ``dicom=True``). Returns ``{recording: {stage: status}}`` and writes
@@ -121,17 +158,89 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     ``stage_limits`` (local runs): at most that many recordings in a stage at once, e.g.
     ``{"video": 1}`` so encodes do not compete while ingests proceed.
     ``reader_options`` (e.g. ``probe="L7"``) go to the readers. Temporary files of killed writes
-    in ``out_dir`` are removed before and after the run (one run per output folder at a time)."""
-    from tqdm.auto import tqdm
-
+    in ``out_dir`` are removed before and after the run. One run per output folder at a time: a
+    second run waits up to ``lock_timeout_s`` seconds for the first to finish, then raises
+    :class:`OutputLockedError` naming the folder and the holder's pid. ``anonymise``: every output
+    without identity (:mod:`sonobridge.core.anonymise`, DICOM PS3.15 basic profile)."""
     sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     out = Path(out_dir) if out_dir is not None else Path(sources[0]).resolve().parent / "sonobridge-out"
     out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, lock_timeout_s):
+        return _process_locked(sources, out, dicom=dicom, workers=workers, executor=executor, scheduler=scheduler,
+                               overwrite=overwrite, stage_limits=stage_limits, progress=progress,
+                               progress_callback=progress_callback, cancel_check=cancel_check,
+                               reader_options=reader_options, anonymise=anonymise)
+
+
+class OutputLockedError(SonobridgeError):
+    """Another run holds the output folder's lock."""
+
+
+@contextlib.contextmanager
+def output_lock(out: Path, timeout_s: float = 0.0):
+    """Hold the advisory lock ``<out>/.sonobridge.lock`` (``flock``; the file holds the holder's
+    pid). Waits up to ``timeout_s`` seconds for another holder, then raises
+    :class:`OutputLockedError`. The operating system releases it when the holder dies."""
+    try:
+        import fcntl
+    except ImportError:                       # no flock (Windows): run unlocked
+        log.warning("%s: no advisory locking on this platform; run one process per folder", out)
+        yield
+        return
+    path = out / LOCK_NAME
+    try:
+        handle = open(path, "a+")             # never truncated before the lock is ours
+    except OSError as error:
+        raise SonobridgeError(out, f"cannot create the lock file {LOCK_NAME} ({error.strerror or error})") from None
+    with handle:
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise OutputLockedError(out, f"another sonobridge run (pid {holder}) is writing to this "
+                                                 "folder; wait for it to finish or choose another output "
+                                                 "folder") from None
+                time.sleep(LOCK_POLL_S)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def preload(items: Iterable[Item], stages: Iterable[str]) -> None:
+    """Import, in the calling thread, every module the workers will need for ``items`` and
+    ``stages`` (missing optional dependencies are left to the stage that needs them to report)."""
+    names = [name for stage in stages for name in _STAGE_MODULES.get(stage, ())]
+    names += [name for fmt in sorted({item.format for item in items}) for name in _FORMAT_MODULES.get(fmt, ())]
+    for name in dict.fromkeys(names):
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            log.debug("preload: %s not importable (%s)", name, error)
+
+
+def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, executor: Any, scheduler: str | None,
+                    overwrite: bool, stage_limits: dict[str, int] | None, progress: bool,
+                    progress_callback: Callable[[int, int, str, str], None] | None,
+                    cancel_check: Callable[[], bool] | None, reader_options: dict[str, Any],
+                    anonymise: bool = False) -> dict[str, dict[str, Any]]:
+    from tqdm.auto import tqdm
+
     stages = ("ingest", "video", "qc") + (("dicom",) if dicom else ())
     started = time.perf_counter()
     _remove_partials(out)
     items, problems = discover(sources, **reader_options)
-    items = [item for item in items if not _inside(item.label, out)]     # never our own outputs
+    items = [replace(item, anonymise=anonymise) for item in items if not _inside(item.label, out)]   # never our outputs
+    preload(items, stages)                     # before any worker thread starts
     previous = _previous_results(out)
     results: dict[str, dict[str, Any]] = {path: {"discover": f"error: {problem}"} for path, problem in problems.items()}
     client = _client(executor, scheduler)

@@ -5,15 +5,34 @@ output is already complete and valid (not merely present) and returns ``"built"`
 * ingest: the recording as a zea-format HDF5 file (``<stem>.hdf5``) unless it already is one;
   done when the file validates.
 * video: one lossless mp4 + frame index (+ ``.dnav-toc``) per image stream; done when the index
-  matches the video.
-* qc: completeness (frames vs declared), timing gaps, calibration, LUT inversion (Telemed).
+  matches the video (and the ``.dnav-toc`` the index: a stale one is rewritten from it).
+* qc: completeness (frames vs declared), timing gaps, calibration, whether the first and last
+  frames decode, LUT inversion (Telemed), validity of a zea input.
 * dicom (optional): an Ultrasound Multi-frame object (``<stem>.dcm``); done when it decodes.
+
+Outputs follow their sources: every output records the digest of the source key (names, sizes,
+modification times and a content fingerprint of the source files, :func:`source_key`) it was
+built from, and counts as done only while that matches the source as it is now: the zea file in
+``custom/sonobridge/source_digest``, a video in its index (``source.source_digest``), a DICOM
+output in its sidecar (keeping the DICOM object free of private elements). Only a digest is
+stored, never the source's file names.
+
+Outputs must also be intact: beside the zea and DICOM outputs a record ``<output>.source.json``
+holds the source digest and the output's own key (size, modification time, SHA-256 of its first
+and last 64 KiB), as the video index does for its video, so an output changed after it was
+written (flipped bytes, a copy from elsewhere) is not trusted. An output that cannot be opened or
+checked (damaged bytes) is not done either, and is rebuilt.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -21,7 +40,11 @@ import numpy as np
 from ..core.recording import Recording
 from ..errors import SonobridgeError
 
+log = logging.getLogger(__name__)
+
 GAP_FACTOR = 2.0          # an interval longer than this many median intervals is a timing gap
+RECORD_SUFFIX = ".source.json"        # <output>.source.json: what an output was built from, and its key
+RECORD_FORMAT = "sonobridge-output-record/1"
 
 
 @dataclass(frozen=True)
@@ -33,11 +56,26 @@ class Item:
     format: str
     stem: str
     options: tuple[tuple[str, Any], ...] = ()
+    anonymise: bool = False          # outputs without identity (sonobridge.core.anonymise)
 
     @property
     def root(self) -> Path:
-        """The file or folder the recording lives in (a Clarius label is ``container:prefix``)."""
-        return Path(self.label.rpartition(":")[0] if self.format == "clarius-raw" else self.label)
+        """The file or folder the recording lives in (a Clarius label is ``container:prefix`` or
+        ``tar:folder/prefix``; a single Clarius stream file is labelled by its path)."""
+        container = self.label.rpartition(":")[0]
+        if self.format == "clarius-raw" and container and not Path(self.label).exists():
+            return Path(container)
+        return Path(self.label)
+
+    @property
+    def source_files(self) -> list[Path]:
+        """The files the recording is read from: its file, or in a folder of loose Clarius
+        captures the files of this capture (``<prefix>_*``)."""
+        root = self.root
+        if not root.is_dir():
+            return [root]
+        prefix = PurePosixPath(self.label.rpartition(":")[2]).name
+        return sorted(p for p in root.iterdir() if p.is_file() and p.name.startswith(f"{prefix}_"))
 
     def open(self) -> Recording:
         """Read the recording."""
@@ -62,102 +100,236 @@ def _status(function, *args: Any, **kwargs: Any) -> str:
 
 
 def source_key(item: Item) -> list:
-    """Size and modification time of the recording's source (all files of a folder): a re-run
-    reuses the previous run's results only while this is unchanged."""
-    root = item.root
-    files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else [root]
-    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    """Per source file of the recording: name, size, modification time (ns) and SHA-256 of its
+    first and last 64 KiB (so that a same-size rewrite keeping the modification time is seen
+    too). A re-run reuses an output only while the key it was built from is unchanged."""
+    from ..formats.video.index import file_key
+
+    key = []
+    for path in item.source_files:
+        content = file_key(path)
+        key.append([path.name, content["size"], path.stat().st_mtime_ns, content["head_sha256"],
+                    content["tail_sha256"]])
+    return key
 
 
-def zea_done(path: Path) -> bool:
+def source_digest(key: list) -> str:
+    """SHA-256 (hex) of a :func:`source_key`: what outputs record (no file names in them)."""
+    return hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
+
+
+def _unusable(path: Path, error: BaseException) -> bool:
+    log.info("%s: cannot be checked (%s: %s); it will be rebuilt", path, type(error).__name__, error)
+    return False
+
+
+def zea_recorded_digest(path: Path) -> str | None:
+    """The source digest a zea output of ours records (``custom/sonobridge/source_digest``)."""
+    import h5py
+
+    from ..formats.zea.schema import dataset_value
+
+    with h5py.File(path, "r", locking=False) as handle:
+        item = handle.get("custom/sonobridge/source_digest")
+        value = dataset_value(item) if item is not None else None
+    return value.decode() if isinstance(value, bytes) else None if value is None else str(value)
+
+
+def record_path(output: Path) -> Path:
+    """``<output>.source.json``: the output record of ``output``."""
+    return Path(f"{os.fspath(output)}{RECORD_SUFFIX}")
+
+
+def write_record(output: Path, digest: str | None) -> None:
+    """Record, beside a finished ``output``, the source digest it was built from and its key."""
+    from ..export.atomic import write_bytes_atomic
+    from ..formats.video.index import file_key
+
+    document = {"format": RECORD_FORMAT, "source_digest": digest, "output_key": file_key(output)}
+    write_bytes_atomic(record_path(output), json.dumps(document, indent=1).encode())
+
+
+def record_matches(output: Path, digest: str | None) -> bool:
+    """Whether the record beside ``output`` vouches for it as it is now (same key) and, when
+    ``digest`` is given, for the source with that digest."""
+    from ..formats.video.index import file_key
+
+    try:
+        recorded = json.loads(record_path(output).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(recorded, dict) and recorded.get("format") == RECORD_FORMAT \
+        and recorded.get("output_key") == file_key(output) \
+        and (digest is None or recorded.get("source_digest") == digest)
+
+
+def zea_done(path: Path, digest: str | None = None) -> bool:
+    """Whether ``path`` is an intact, valid zea file built from the source with ``digest`` (any
+    when None). A file that cannot be opened or validated (damaged bytes) is not done."""
     from ..zea import validate
 
-    return path.exists() and validate(path).valid
+    if not path.exists():
+        return False
+    try:
+        if not record_matches(path, digest) or (digest is not None and zea_recorded_digest(path) != digest):
+            return False
+        return bool(validate(path).valid)
+    except Exception as error:  # noqa: BLE001 - HDF5 raises anything on damaged bytes: rebuild then
+        return _unusable(path, error)
 
 
-def dicom_done(path: Path) -> bool:
+def dicom_done(path: Path, digest: str | None = None) -> bool:
+    """Whether ``path`` is our intact DICOM output of the source with ``digest`` (any when
+    None): its record matches, and its first frame decodes."""
     from ..formats.dicom.pixels import decode
 
     if not path.exists():
         return False
     try:
+        if not record_matches(path, digest):
+            return False
         decode(path, frame=1)
-    except SonobridgeError:
-        return False
+    except Exception as error:  # noqa: BLE001 - a damaged output: rebuild it
+        return _unusable(path, error)
     return True
 
 
-def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item) -> bool:
-    """Whether every output a previous result lists is still there and checks out."""
-    from ..formats.video.index import load_index
+def video_done(path: str | os.PathLike, digest: str | None = None) -> bool:
+    """Whether a video is complete: its index matches it and records ``digest`` (any when
+    None), its ``.dnav-toc`` matches the index (a stale one is rewritten from it)."""
+    from ..formats.video.index import complete_index
 
+    try:
+        return complete_index(path, digest) is not None
+    except Exception as error:  # noqa: BLE001 - a sidecar that cannot be rewritten: rebuild
+        return _unusable(Path(path), error)
+
+
+def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item, digest: str | None = None) -> bool:
+    """Whether every output a previous result lists is still there, checks out and was built
+    from the source with ``digest``."""
     if any(str(result.get(stage, "")).startswith("error") for stage in ("ingest", "dicom")) or "run" in result:
         return False
-    if result.get("ingest") in ("built", "hit") and not zea_done(out_dir / f"{item.stem}.hdf5"):
+    if result.get("ingest") in ("built", "hit") and not zea_done(out_dir / f"{item.stem}.hdf5", digest):
         return False
-    if result.get("dicom") in ("built", "hit") and not dicom_done(out_dir / f"{item.stem}.dcm"):
+    if result.get("dicom") in ("built", "hit") and not dicom_done(out_dir / f"{item.stem}.dcm", digest):
         return False
     videos = result.get("video")
     if not isinstance(videos, dict) or any(str(s).startswith("error") for s in videos.values()):
         return False
-    return all(load_index(path) is not None for path in videos)
+    return all(video_done(path, digest) for path in videos)
 
 
-def _one_file(target: Path, done: Callable[[Path], bool], write: Callable, overwrite: bool,
-              recording: Opener) -> str:
-    """A stage with one output file: "hit" when ``done(target)``, else ``write(recording, target)``."""
+def _one_file(target: Path, done: Callable[[Path, str | None], bool], write: Callable, overwrite: bool,
+              recording: Opener, digest: str | None) -> str:
+    """A stage with one output file: "hit" when ``done(target, digest)``, else
+    ``write(recording, target, digest)``."""
     def run() -> str:
-        if not overwrite and done(target):
+        if not overwrite and done(target, digest):
             return "hit"
-        write(recording(), target, overwrite=True)
+        write(recording(), target, digest)
         return "built"
     return _status(run)
 
 
-def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> str:
+def _write_zea(recording: Recording, target: Path, digest: str | None, anonymise: bool = False) -> None:
     from ..export.zea import export_zea
 
+    record_path(target).unlink(missing_ok=True)        # never a record vouching for another file
+    export_zea(recording, target, overwrite=True, source_digest=digest, anonymise=anonymise)
+    write_record(target, digest)
+
+
+def _write_dicom(recording: Recording, target: Path, digest: str | None, anonymise: bool = False) -> None:
+    from ..export.dicom import export_dicom
+
+    record_path(target).unlink(missing_ok=True)
+    export_dicom(recording, target, overwrite=True, anonymise=anonymise)
+    write_record(target, digest)
+
+
+def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> str:
     if item.format == "zea":
+        findings = zea_input_qc(item.label)["zea_findings"]
+        if findings:          # not passed through as if it were fine
+            more = f" (+{len(findings) - 1} more, see qc)" if len(findings) > 1 else ""
+            return f"error: the zea input does not validate: {findings[0]}{more}"
         return "skipped: already zea"
-    return _one_file(out_dir / f"{item.stem}.hdf5", zea_done, export_zea, overwrite, recording)
+    write = functools.partial(_write_zea, anonymise=item.anonymise)
+    return _one_file(out_dir / f"{item.stem}.hdf5", zea_done, write, overwrite, recording, digest)
 
 
-def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> dict[str, str]:
+def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> dict[str, str]:
     try:
         from ..export.video import export_video
 
         return export_video(recording(), out_dir, stem=item.stem, skip_existing=not overwrite, overwrite=overwrite,
-                            progress=False)
+                            progress=False, source_digest=digest, anonymise=item.anonymise)
     except SonobridgeError as error:
         return {str(out_dir / f"{item.stem}.mp4"): f"error: {error.problem}"}
 
 
-def dicom(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> str:
-    from ..export.dicom import export_dicom
+def dicom(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> str:
+    write = functools.partial(_write_dicom, anonymise=item.anonymise)
+    return _one_file(out_dir / f"{item.stem}.dcm", dicom_done, write, overwrite, recording, digest)
 
-    return _one_file(out_dir / f"{item.stem}.dcm", dicom_done, export_dicom, overwrite, recording)
+
+def decodable(stream) -> str | None:
+    """None when the stream's first and last frames decode, else why not (a stream that
+    declares frames but whose bytes are garbage must not pass as having frames)."""
+    if not stream.has_frames or stream.n_frames == 0:
+        return None
+    try:
+        for index in sorted({0, stream.n_frames - 1}):
+            np.asarray(stream.frames[index])
+    except SonobridgeError as error:
+        return error.problem
+    except Exception as error:  # noqa: BLE001 - codecs raise arbitrary types on garbage bytes
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
-def qc(item: Item, out_dir: Path, overwrite: bool, recording: Opener) -> dict[str, Any]:
-    """Per stream: frames vs declared, timing gaps, calibration present; LUT inversion for Telemed."""
+def _stream_qc(stream, tolerance: int) -> dict[str, Any]:
+    times = stream.timestamps_s
+    gaps = 0
+    if times is not None and times.size > 2:
+        steps = np.diff(times)
+        gaps = int(np.sum(steps > GAP_FACTOR * np.median(steps)))
+    declared = stream.declared_n_frames
+    report = {"n_frames": stream.n_frames, "declared": declared,
+              "complete": None if not declared else stream.n_frames >= declared - tolerance,
+              "timing_gaps": gaps, "calibrated": stream.geometry is not None, "has_frames": stream.has_frames}
+    if stream.has_frames:
+        problem = decodable(stream)
+        report["decodable"] = problem is None
+        if problem is not None:
+            report["has_frames"], report["decode_error"] = False, problem
+    return report
+
+
+def zea_input_qc(path: str | os.PathLike) -> dict[str, Any]:
+    """``{"zea_valid": bool, "zea_findings": [error findings]}`` of a zea input file."""
+    from ..zea import validate
+
+    try:
+        report = validate(path)
+    except Exception as error:  # noqa: BLE001 - a damaged file is a finding, not a crash
+        return {"zea_valid": False, "zea_findings": [f"cannot be validated ({type(error).__name__}: {error})"]}
+    return {"zea_valid": bool(report.valid), "zea_findings": [str(finding) for finding in report.errors]}
+
+
+def qc(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> dict[str, Any]:
+    """Per stream: frames vs declared, timing gaps, calibration present, first and last frames
+    decodable; LUT inversion for Telemed; validity of a zea input."""
     from ..telemed import COMPLETENESS_TOLERANCE, looks_lut_inverted
 
+    report: dict[str, Any] = zea_input_qc(item.label) if item.format == "zea" else {}
     try:
         streams = recording().streams
     except SonobridgeError as error:
-        return {"error": error.problem}
-    report: dict[str, Any] = {}
+        return {**report, "error": error.problem}
     for name, stream in streams.items():
-        times = stream.timestamps_s
-        gaps = 0
-        if times is not None and times.size > 2:
-            steps = np.diff(times)
-            gaps = int(np.sum(steps > GAP_FACTOR * np.median(steps)))
-        declared = stream.declared_n_frames
-        report[name] = {"n_frames": stream.n_frames, "declared": declared,
-                        "complete": None if not declared else stream.n_frames >= declared - COMPLETENESS_TOLERANCE,
-                        "timing_gaps": gaps, "calibrated": stream.geometry is not None,
-                        "has_frames": stream.has_frames}
+        report[name] = _stream_qc(stream, COMPLETENESS_TOLERANCE)
     if item.format == "telemed-tvd-h5":
         report["lut_inverted"] = looks_lut_inverted(item.label)
     return report

@@ -4,9 +4,14 @@ Each document holds ``timestamp`` (probe clock, ns), ``gyroscope x/y/z``, ``acce
 ``magnetometer x/y/z``, ``roll``, ``pitch``, ``yaw``, ``temperature``, ``orientation: {q0..q3}``,
 ``stationary``. Keys ``<name> x/y/z`` become one ``(n, 3)`` channel, mappings one ``(n, k)``
 channel, scalars ``(n,)``. Units are not documented by Clarius and are recorded as unknown.
+
+A file cut short loses its last, incomplete record (unparseable, or with other fields or value
+types than the record before it) with a :class:`~sonobridge.errors.TruncatedDataWarning`; the
+reader also checks that the samples run to the end of the capture.
 """
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from typing import Any
 
@@ -14,7 +19,7 @@ import numpy as np
 import yaml
 
 from ...core.recording import Provenance, Signal
-from ...errors import FormatError
+from ...errors import FormatError, TruncatedDataWarning
 from .yml import YAML_LOADER, snake_case
 
 
@@ -32,12 +37,40 @@ def _flatten(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return channels
 
 
+def _layout(record: Any) -> dict[str, Any] | None:
+    """A record's fields and what each value looks like (bool, number, other type, or a mapping's
+    keys); None for a record that is not a mapping."""
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return tuple(value)
+        return bool if isinstance(value, bool) else float if isinstance(value, (int, float)) else type(value)
+
+    return {key: shape(value) for key, value in record.items()} if isinstance(record, dict) else None
+
+
+def _documents(text: str, label: str) -> list[Any]:
+    """The YAML documents of ``text``; a last document cut short (unparseable, or with other
+    fields or value types than the record before it) is dropped with a warning."""
+    documents: list[Any] = []
+    try:
+        for document in yaml.load_all(text, Loader=YAML_LOADER):
+            if document is not None:
+                documents.append(document)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if mark is None or not documents or text.rfind("\n---", 0, mark.index) < text.rfind("\n---"):
+            raise FormatError(label, f"not a readable Clarius IMU yml: {getattr(exc, 'problem', exc)}") from None
+        documents.append(None)  # the last document, unparseable
+    if len(documents) > 1 and isinstance(documents[-2], dict) and _layout(documents[-1]) != _layout(documents[-2]):
+        warnings.warn(f"{label}: the last IMU record is cut short; {len(documents) - 1} of {len(documents)} "
+                      "records kept", TruncatedDataWarning, stacklevel=3)
+        documents.pop()
+    return documents
+
+
 def parse_imu(text: str, label: str, provenance: Provenance | None = None) -> Signal:
     """Parse an ``_imu.yml`` text into a :class:`Signal` named ``"imu"``."""
-    try:
-        documents = [doc for doc in yaml.load_all(text, Loader=YAML_LOADER) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise FormatError(label, f"not a readable Clarius IMU yml: {getattr(exc, 'problem', exc)}") from None
+    documents = _documents(text, label)
     if not all(isinstance(doc, dict) and "timestamp" in doc for doc in documents):
         raise FormatError(label, "every IMU record needs a 'timestamp'")
     rows = [_flatten(doc) for doc in documents]

@@ -36,11 +36,16 @@ class CaptureFiles:
     tgcs: dict[str, ByteRegion] = field(default_factory=dict)
     imu: ByteRegion | None = None
     single_file: bool = False  # one stream file named by the user: labelled by its path
+    folder: str = ""           # the capture's folder inside a tar package ("" at its top level)
 
     @property
     def label(self) -> str:
-        """``container:prefix``, or the file's path for a single stream file."""
-        return self.container if self.single_file else f"{self.container}:{self.prefix}"
+        """``container:prefix`` (``container:folder/prefix`` for a capture in a folder of a tar
+        package, so that same-named captures in different folders stay apart), or the file's
+        path for a single stream file."""
+        if self.single_file:
+            return self.container
+        return f"{self.container}:{self.folder}/{self.prefix}" if self.folder else f"{self.container}:{self.prefix}"
 
     @property
     def suffixes(self) -> list[str]:
@@ -60,7 +65,8 @@ class CaptureFiles:
     def only(self, suffix: str) -> "CaptureFiles":
         """The same capture restricted to one stream (and no IMU)."""
         pick = lambda table: {k: v for k, v in table.items() if k == suffix}  # noqa: E731
-        return CaptureFiles(self.prefix, self.container, pick(self.raws), pick(self.ymls), pick(self.tgcs))
+        return CaptureFiles(self.prefix, self.container, pick(self.raws), pick(self.ymls), pick(self.tgcs),
+                            folder=self.folder)
 
 
 def split_name(name: str) -> tuple[str, str, str] | None:
@@ -73,8 +79,8 @@ def split_name(name: str) -> tuple[str, str, str] | None:
 
 
 def _group(regions: list[ByteRegion], container: str | None) -> list[CaptureFiles]:
-    """Captures by (folder, prefix); ``container`` is the archive, or None for loose files
-    (then each capture's folder)."""
+    """Captures by (folder, prefix); ``container`` is the archive (then the member folder is part
+    of the label), or None for loose files (then each capture's folder is its container)."""
     captures: dict[tuple[str, str], CaptureFiles] = {}
     for region in sorted(regions, key=lambda r: r.name):
         parts = split_name(region.name)
@@ -83,7 +89,8 @@ def _group(regions: list[ByteRegion], container: str | None) -> list[CaptureFile
         prefix, suffix, ext = parts
         folder = str(PurePosixPath(region.name).parent)
         where = container or os.path.dirname(region.path)
-        capture = captures.setdefault((folder, prefix), CaptureFiles(prefix, where))
+        inside = folder if container and folder != "." else ""
+        capture = captures.setdefault((folder, prefix), CaptureFiles(prefix, where, folder=inside))
         capture.add(region, suffix, ext)
     return [c for c in captures.values() if c.raws or c.ymls]
 

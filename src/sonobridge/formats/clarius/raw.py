@@ -96,11 +96,24 @@ class RawStreamData:
 
     def __init__(self, region: ByteRegion, compressed: bool, *, allow_truncated: bool = False):
         self.label = region.label
-        self._lzop = LzopStream(region) if compressed else None
+        self._lzop = LzopStream(region, max_size=HEADER_SIZE) if compressed else None
         self._region = region
         available = self._lzop.size if self._lzop else region.length
         self.header = parse_header(self._read(0, min(HEADER_SIZE, available)), self.label)
+        if self._lzop is not None:  # index only what the header declares: a bomb costs no more
+            self._lzop.extend(HEADER_SIZE + self.header.frames * self.header.record_size)
+            available = self._lzop.size
         self.n_frames = self._complete_frames(available, allow_truncated)
+
+    @property
+    def stored_size(self) -> int:
+        """Bytes :meth:`iter_bytes` yields."""
+        return self._lzop.size if self._lzop else self._region.length
+
+    @property
+    def beyond_declared(self) -> bool:
+        """The lzop data runs on past what the header declares (never indexed or decompressed)."""
+        return self._lzop is not None and not self._lzop.complete
 
     def iter_bytes(self) -> Iterator[bytes | bytearray]:
         """The stream's bytes as stored (decompressed if lzop), in order, in chunks."""
@@ -124,6 +137,9 @@ class RawStreamData:
             if not allow_truncated:
                 raise TruncatedFileError(self.label, problem + "; pass allow_truncated=True to read them")
             warnings.warn(f"{self.label}: {problem}; reading those", TruncatedDataWarning, stacklevel=4)
+        elif self.beyond_declared:
+            log.warning("%s: the lzop data runs on past the %d bytes the header declares; ignored",
+                        self.label, expected)
         elif available > expected:
             log.warning("%s: %d bytes after the last declared frame ignored", self.label,
                         available - expected)

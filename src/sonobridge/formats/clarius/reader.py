@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import warnings
 
 import numpy as np
 
 from ...core.geometry import LineGeometry, Probe
-from ...core.recording import Provenance, Recording, SampleKind, Stream
-from ...errors import MetadataMismatchError, MissingMetadataError
+from ...core.recording import Provenance, Recording, SampleKind, Signal, Stream
+from ...errors import MetadataMismatchError, MissingMetadataError, TruncatedDataWarning
 from ..byteregion import ByteRegion
 from ..lzop import is_lzop
 from .imu import parse_imu
@@ -35,6 +36,9 @@ FORMAT = "clarius-raw"
 STREAM_NAMES = {SampleKind.ENVELOPE: "env", SampleKind.IQ: "iq", SampleKind.RF: "rf",
                 SampleKind.PW_IQ: "pw_iq"}
 _PREFIX_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})([+-]\d{4})")
+#: IMU samples may end this many mean sampling periods before the last frame before the file
+#: is taken as cut short (the real 2019 captures end within 0.2 periods of it)
+IMU_GAP_PERIODS = 3
 
 
 def _check_against_yml(header: RawHeader, yml: ClariusYml, label: str) -> None:
@@ -52,6 +56,37 @@ def _check_against_yml(header: RawHeader, yml: ClariusYml, label: str) -> None:
     if yml.data_type and yml.kind is None:
         log.warning("%s: unknown yml type %r; using the header's (%s)", label, yml.data_type,
                     header.kind.value)
+
+
+def _check_count(label: str, what: str, held: int, declared: dict[str, int | None]) -> None:
+    """Warn when a file holds fewer (:class:`TruncatedDataWarning`: cut short) or more entries
+    than ``declared`` (``{who declares it: count or None}``) says."""
+    for source, count in declared.items():
+        if count is None or count == held:
+            continue
+        if held < count:
+            warnings.warn(f"{label}: holds {held} {what} but {source} declares {count} frames: cut short?",
+                          TruncatedDataWarning, stacklevel=4)
+        else:
+            log.warning("%s: holds %d %s but %s declares %d frames", label, held, what, source, count)
+        return
+
+
+def _check_imu_coverage(imu: Signal, streams: list[Stream], label: str) -> None:
+    """Warn (:class:`TruncatedDataWarning`) when the IMU samples stop well before the last frame
+    (more than :data:`IMU_GAP_PERIODS` mean sampling periods): an ``_imu.yml`` cut short. Clarius
+    records IMU samples throughout a capture (about 30 Hz on average)."""
+    clock = imu.clock
+    ends = [int(stream.clock[-1]) for stream in streams if stream.clock is not None and stream.clock.size]
+    if clock is None or clock.size < 2 or not ends:
+        return
+    period = (int(clock[-1]) - int(clock[0])) / (clock.size - 1)   # mean: Clarius samples in bursts
+    gap = max(ends) - int(clock[-1])
+    if period > 0 and gap > IMU_GAP_PERIODS * period:
+        expected = clock.size + int(gap // period)
+        warnings.warn(f"{label}: holds {clock.size} IMU samples, ending {gap * imu.clock_unit_s:.3f} s before "
+                      f"the last frame: about {expected} expected at {1 / (period * imu.clock_unit_s):.1f} Hz; "
+                      "cut short?", TruncatedDataWarning, stacklevel=4)
 
 
 def _start_time(prefix: str, ymls: list[ClariusYml]) -> dt.datetime | None:
@@ -108,8 +143,10 @@ class _CaptureReader:
         if region is None:
             return None
         curves, declared = parse_tgc(region.text(), region.label)
-        if declared is not None and declared != curves.clock.size:
-            log.warning("%s: declares %d frames but holds %d entries", region.label, declared, curves.clock.size)
+        declared_by = {"its 'frames:' line": declared}
+        if suffix in self.ymls:
+            declared_by[self.files.ymls[suffix].label] = self.ymls[suffix].n_frames
+        _check_count(region.label, "TGC entries", curves.clock.size, declared_by)
         return curves
 
     def stream(self, suffix: str) -> Stream:
@@ -179,6 +216,7 @@ class _CaptureReader:
             region = self.files.imu
             signals["imu"] = parse_imu(region.text(), region.label,
                                        Provenance((region.label,), FORMAT))
+            _check_imu_coverage(signals["imu"], list(streams.values()), region.label)
         sources = tuple(dict.fromkeys(s for st in streams.values() for s in st.provenance.source_files))
         versions = {y.software_version for y in self.ymls.values() if y.software_version}
         recording = Recording(

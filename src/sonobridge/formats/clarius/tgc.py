@@ -3,16 +3,19 @@
 Three layouts occur: ``timestamp: N`` alone (manual gain: no curve), ``timestamp: N { 7.00mm,
 15.70dB }{ ... }`` inline, and ``timestamp: N`` followed by ``- { 0.00mm, 15.00dB }`` lines. The
 text is parsed with regular expressions (these files are not valid YAML). An entry without a curve
-keeps the previous curve, as the scanner does.
+keeps the previous curve, as the scanner does. A file cut short inside its last timestamp (which
+then reads as a smaller number) loses that entry with a :class:`~sonobridge.errors.TruncatedDataWarning`;
+the reader compares the number of entries with the declared frame count.
 """
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
 from ...core.tgc import TgcCurves
-from ...errors import FormatError
+from ...errors import FormatError, TruncatedDataWarning
 from .yml import tgc_points
 
 _TIMESTAMP = re.compile(r"^\s*timestamp:\s*(\d+)", re.MULTILINE)
@@ -31,6 +34,11 @@ def parse_tgc(text: str, label: str) -> tuple[TgcCurves, int | None]:
         rows.append(points or previous)
         previous = rows[-1]
         clock.append(int(match.group(1)))
+    if len(clock) > 1 and clock[-1] < clock[-2] and text.rstrip().endswith(matches[-1].group(1)):
+        warnings.warn(f"{label}: the file ends inside its last entry (timestamp {clock[-1]} after "
+                      f"{clock[-2]}): cut short; {len(clock) - 1} complete entries kept",
+                      TruncatedDataWarning, stacklevel=2)
+        clock, rows = clock[:-1], rows[:-1]
     if any(later < earlier for earlier, later in zip(clock, clock[1:])):
         raise FormatError(label, "TGC timestamps are not in increasing order")
     declared = _DECLARED.search(text)

@@ -3,6 +3,12 @@
 * ``SequenceOfUltrasoundRegions`` (PS3.3 C.8.5.5): each region's pixel bounds, physical size of a
   pixel along x and y with its unit (PhysicalUnits codes: 3 = cm, 4 = s, 5 = Hz, 6 = dB,
   7 = cm/s ...), spatial format (1 = 2D, 2 = M-mode, 3 = spectral, 4 = waveform) and data type.
+  Absolute position: column ``c`` lies at ``ReferencePixelPhysicalValueX + (c - (RegionLocationMinX0
+  + ReferencePixelX0)) * PhysicalDeltaX`` (rows likewise); the deltas keep their sign (an ACUSON
+  phased array stores a negative PhysicalDeltaX: its x axis decreases left to right).
+
+Malformed values (a DS that is not a number, an element pydicom cannot convert) calibrate or time
+nothing: they read as absent, never as an exception.
 * Frame times: FrameIncrementPointer names the attribute that times the frames: FrameTime
   (0018,1063, ms between frames) or FrameTimeVector (0018,1065, ms from the previous frame, first 0).
 """
@@ -25,8 +31,10 @@ FRAME_TIME, FRAME_TIME_VECTOR = 0x00181063, 0x00181065
 
 @dataclass(frozen=True)
 class UltrasoundRegion:
-    """One calibrated region: pixel bounds (inclusive, 0-based columns/rows), the size of a pixel
-    along x and y in SI units (``unit_x``/``unit_y``: m, s, Hz ...), spatial format and data type."""
+    """One calibrated region: pixel bounds (inclusive, 0-based columns/rows), the signed size of a
+    pixel along x and y in SI units (``unit_x``/``unit_y``: m, s, Hz ...), spatial format and data
+    type; the reference pixel (relative to the region's top-left corner, None = that corner) and
+    its physical coordinates (SI units, 0 when absent)."""
 
     x0: int
     y0: int
@@ -40,47 +48,76 @@ class UltrasoundRegion:
     data_type: int
     reference_x0: int | None = None
     reference_y0: int | None = None
+    reference_value_x: float = 0.0
+    reference_value_y: float = 0.0
 
     @property
     def is_tissue_2d(self) -> bool:
-        return self.spatial_format == "2D" and self.unit_x == "m" and self.unit_y == "m"
+        """A 2D region calibrated in metres along both axes (with non-zero, finite deltas)."""
+        return self.spatial_format == "2D" and self.unit_x == "m" and self.unit_y == "m" and \
+            all(np.isfinite(d) and d != 0 for d in (self.delta_x, self.delta_y))
 
     @property
     def area(self) -> int:
-        return (self.x1 - self.x0 + 1) * (self.y1 - self.y0 + 1)
+        return max(self.x1 - self.x0 + 1, 0) * max(self.y1 - self.y0 + 1, 0)
+
+    def axis(self, n: int, along: str) -> np.ndarray:
+        """``(n,)`` float64 physical coordinates (SI units) of the image's columns (``along="x"``)
+        or rows (``"y"``) on this region's scale; decreasing where the delta is negative."""
+        start, reference, value, delta = (self.x0, self.reference_x0, self.reference_value_x, self.delta_x) \
+            if along == "x" else (self.y0, self.reference_y0, self.reference_value_y, self.delta_y)
+        return value + (np.arange(n) - (start + (reference or 0))) * delta
 
     def pixel_grid(self, rows: int, columns: int) -> PixelGrid:
-        """The whole image's pixel centres in metres on this region's scale (origin at the
-        region's reference pixel, else its top-left corner), masked to the region."""
-        origin_x = self.x0 + (self.reference_x0 or 0)
-        origin_y = self.y0 + (self.reference_y0 or 0)
+        """The whole image's pixel centres in metres on this region's absolute scale (see the
+        module docstring), masked to the region."""
         mask = np.zeros((rows, columns), bool)
-        mask[self.y0:self.y1 + 1, self.x0:self.x1 + 1] = True
-        return PixelGrid(x_m=(np.arange(columns) - origin_x) * self.delta_x,
-                         z_m=(np.arange(rows) - origin_y) * self.delta_y, mask=mask)
+        mask[max(self.y0, 0):self.y1 + 1, max(self.x0, 0):self.x1 + 1] = True
+        return PixelGrid(x_m=self.axis(columns, "x"), z_m=self.axis(rows, "y"), mask=mask)
+
+
+def value_of(ds: Any, keyword: str, default: Any = None) -> Any:
+    """``ds.get(keyword, default)``, or ``default`` when pydicom cannot convert the element's value."""
+    try:
+        value = ds.get(keyword, default)
+    except Exception:  # noqa: BLE001 - pydicom raises many types on malformed values
+        return default
+    return default if value is None else value
 
 
 def _int(item: Any, keyword: str) -> int | None:
-    value = item.get(keyword)
-    return None if value is None or value == "" else int(value)
+    value = value_of(item, keyword)
+    return None if value == "" else int(value) if value is not None else None
+
+
+def _float(item: Any, keyword: str) -> float:
+    value = value_of(item, keyword)
+    return 0.0 if value is None or value == "" else float(value)
+
+
+def _region(item: Any) -> UltrasoundRegion:
+    unit_x, scale_x = PHYSICAL_UNITS.get(int(item.PhysicalUnitsXDirection), ("?", 1.0))
+    unit_y, scale_y = PHYSICAL_UNITS.get(int(item.PhysicalUnitsYDirection), ("?", 1.0))
+    return UltrasoundRegion(
+        x0=int(item.RegionLocationMinX0), y0=int(item.RegionLocationMinY0),
+        x1=int(item.RegionLocationMaxX1), y1=int(item.RegionLocationMaxY1),
+        delta_x=float(item.PhysicalDeltaX) * scale_x, delta_y=float(item.PhysicalDeltaY) * scale_y,
+        unit_x=unit_x, unit_y=unit_y,
+        spatial_format=SPATIAL_FORMATS.get(int(value_of(item, "RegionSpatialFormat", 0)), "other"),
+        data_type=int(value_of(item, "RegionDataType", 0)),
+        reference_x0=_int(item, "ReferencePixelX0"), reference_y0=_int(item, "ReferencePixelY0"),
+        reference_value_x=_float(item, "ReferencePixelPhysicalValueX") * scale_x,
+        reference_value_y=_float(item, "ReferencePixelPhysicalValueY") * scale_y)
 
 
 def us_regions(ds) -> list[UltrasoundRegion]:
+    """The calibrated regions of ``SequenceOfUltrasoundRegions`` (incomplete ones skipped)."""
     regions = []
-    for item in ds.get("SequenceOfUltrasoundRegions", []) or []:
+    for item in value_of(ds, "SequenceOfUltrasoundRegions", []) or []:
         try:
-            unit_x, scale_x = PHYSICAL_UNITS.get(int(item.PhysicalUnitsXDirection), ("?", 1.0))
-            unit_y, scale_y = PHYSICAL_UNITS.get(int(item.PhysicalUnitsYDirection), ("?", 1.0))
-            regions.append(UltrasoundRegion(
-                x0=int(item.RegionLocationMinX0), y0=int(item.RegionLocationMinY0),
-                x1=int(item.RegionLocationMaxX1), y1=int(item.RegionLocationMaxY1),
-                delta_x=float(item.PhysicalDeltaX) * scale_x, delta_y=float(item.PhysicalDeltaY) * scale_y,
-                unit_x=unit_x, unit_y=unit_y,
-                spatial_format=SPATIAL_FORMATS.get(int(item.get("RegionSpatialFormat", 0)), "other"),
-                data_type=int(item.get("RegionDataType", 0)),
-                reference_x0=_int(item, "ReferencePixelX0"), reference_y0=_int(item, "ReferencePixelY0")))
-        except (AttributeError, TypeError, ValueError):
-            continue          # an incomplete region calibrates nothing; the others still do
+            regions.append(_region(item))
+        except Exception:  # noqa: BLE001 - an incomplete or malformed region calibrates nothing
+            continue
     return regions
 
 
@@ -91,40 +128,67 @@ def tissue_region(ds) -> UltrasoundRegion | None:
 
 
 def frame_times_s(ds) -> np.ndarray | None:
-    """Per-frame times in seconds from the first frame, or None if the file does not time its frames."""
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    value = ds.get("FrameIncrementPointer")        # one tag (an int) or several
+    """Per-frame times in seconds from the first frame, or None if the file does not time its
+    frames (or times them with malformed or non-finite values)."""
+    try:
+        times = _frame_times_s(ds)
+    except Exception:  # noqa: BLE001 - malformed timing elements time nothing
+        return None
+    return times if times is None or np.all(np.isfinite(times)) else None
+
+
+def _frame_times_s(ds) -> np.ndarray | None:
+    n_frames = int(value_of(ds, "NumberOfFrames", 1) or 1)
+    value = value_of(ds, "FrameIncrementPointer")        # one tag (an int) or several
     pointers = [] if value is None else [int(value)] if isinstance(value, int) else [int(t) for t in value]
-    if FRAME_TIME_VECTOR in pointers and "FrameTimeVector" in ds:
-        vector = ds.FrameTimeVector                    # one value (a float) or several
+    vector = value_of(ds, "FrameTimeVector")            # one value (a float) or several
+    if FRAME_TIME_VECTOR in pointers and vector is not None:
         steps = np.asarray([float(vector)] if isinstance(vector, float) else [float(v) for v in vector])
         if steps.size == n_frames:
             return np.cumsum(np.concatenate([[0.0], steps[1:]])) / 1e3
-    if "FrameTime" in ds and (FRAME_TIME in pointers or not pointers) and float(ds.FrameTime) > 0:
-        return np.arange(n_frames) * float(ds.FrameTime) / 1e3
+    frame_time = value_of(ds, "FrameTime")
+    if frame_time not in (None, "") and (FRAME_TIME in pointers or not pointers) and float(frame_time) > 0:
+        return np.arange(n_frames) * float(frame_time) / 1e3
     return None
+
+
+def floats(ds: Any, keyword: str) -> list[float] | None:
+    """The element's values as floats; None when absent, empty or not numbers."""
+    value = value_of(ds, keyword)
+    if value is None or value == "":
+        return None
+    values = value if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)) else [value]
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def text(ds: Any, keyword: str) -> str | None:
+    """The element's value as a string; None when absent, empty or unreadable."""
+    value = value_of(ds, keyword)
+    try:
+        return str(value).strip() or None if value is not None else None
+    except Exception:  # noqa: BLE001 - a value pydicom keeps but cannot render
+        return None
 
 
 def geometry_meta(ds) -> dict[str, Any]:
     """The geometry sidecar of ``decode(..., with_meta=True)``: spacing (m), position/orientation,
     window, modality, UIDs, ultrasound regions, frame times (s)."""
-    def floats(keyword: str) -> list[float] | None:
-        value = ds.get(keyword)
-        return None if value is None else [float(v) for v in (value if hasattr(value, "__len__") else [value])]
-
-    spacing = floats("PixelSpacing")
+    spacing = floats(ds, "PixelSpacing")
     region = tissue_region(ds)
     times = frame_times_s(ds)
     return {
-        "modality": ds.get("Modality"), "sop_class_uid": str(ds.get("SOPClassUID", "")) or None,
-        "study_instance_uid": ds.get("StudyInstanceUID"), "series_instance_uid": ds.get("SeriesInstanceUID"),
-        "sop_instance_uid": ds.get("SOPInstanceUID"),
-        "pixel_spacing_m": [s / 1e3 for s in spacing] if spacing else (
-            [region.delta_y, region.delta_x] if region else None),
-        "image_position_patient_m": [p / 1e3 for p in floats("ImagePositionPatient") or []] or None,
-        "image_orientation_patient": floats("ImageOrientationPatient"),
-        "window_center": floats("WindowCenter"), "window_width": floats("WindowWidth"),
-        "photometric_interpretation": ds.get("PhotometricInterpretation"),
+        "modality": text(ds, "Modality"), "sop_class_uid": text(ds, "SOPClassUID"),
+        "study_instance_uid": text(ds, "StudyInstanceUID"), "series_instance_uid": text(ds, "SeriesInstanceUID"),
+        "sop_instance_uid": text(ds, "SOPInstanceUID"),
+        "pixel_spacing_m": [abs(s) / 1e3 for s in spacing] if spacing and len(spacing) == 2 else (
+            [abs(region.delta_y), abs(region.delta_x)] if region else None),
+        "image_position_patient_m": [p / 1e3 for p in floats(ds, "ImagePositionPatient") or []] or None,
+        "image_orientation_patient": floats(ds, "ImageOrientationPatient"),
+        "window_center": floats(ds, "WindowCenter"), "window_width": floats(ds, "WindowWidth"),
+        "photometric_interpretation": text(ds, "PhotometricInterpretation"),
         "us_regions": [asdict(r) for r in us_regions(ds)],
         "frame_times_s": None if times is None else times.tolist(),
     }

@@ -2,18 +2,24 @@
 
 pydicom parses the dataset and splits encapsulated pixel data into frames; imagecodecs' codecs do
 the pixel work (libjpeg-turbo for JPEG baseline/extended/lossless, CharLS for JPEG-LS, OpenJPEG for
-JPEG 2000 and HTJ2K, its DICOM RLE decoder). Each frame is decoded straight into a preallocated
+JPEG 2000 and HTJ2K, libjxl for JPEG XL, its DICOM RLE decoder). Each frame is decoded straight into a preallocated
 ``(n_frames, rows, columns[, samples])`` array on a thread pool (the codecs release the GIL), so
 peak memory stays close to the result.
 
 Photometric interpretation: YBR_FULL and YBR_FULL_422 come back as RGB (as pydicom's
 ``pixel_array``), JPEG 2000 YBR_ICT/RCT as RGB (the codestream's own transform), PALETTE COLOR as
-the stored indices (the palette is in the metadata). A JPEG stream's own colour signalling (Adobe
-APP14 transform flag, JFIF marker, component ids ``R G B``) wins over the header when they disagree.
+the stored indices (the palette is in the metadata), JPEG XL as the codestream decodes (RGB). A JPEG
+stream's own colour signalling (Adobe APP14 transform flag, JFIF marker, component ids ``R G B``)
+wins over the header when they disagree.
+
+Damaged input: the file is read through a reader that refuses any read larger than what is left
+of the file (a lying element length must not allocate gigabytes), and whatever pydicom or a codec
+raises on damaged content becomes a :class:`~sonobridge.errors.FormatError` naming the file.
 """
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import zlib
 from collections.abc import Iterator
@@ -23,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FormatError, MissingDependencyError, SonobridgeError
+from ...errors import FormatError, MissingDependencyError, SonobridgeError, TruncatedFileError
 
 NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
@@ -34,6 +40,8 @@ JPEG_LS = {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"}
 JPEG_2000 = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
              "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"}
 RLE = "1.2.840.10008.1.2.5"
+#: JPEG XL Lossless, JPEG XL JPEG Recompression, JPEG XL
+JPEG_XL = {"1.2.840.10008.1.2.4.110", "1.2.840.10008.1.2.4.111", "1.2.840.10008.1.2.4.112"}
 PARALLEL_BYTES = 1 << 20          # smaller results decode on the calling thread
 MAX_RATIO = 2000                  # decoded / compressed bytes beyond which a header is not believed
 
@@ -64,8 +72,9 @@ class PixelLayout:
                          planar=int(ds.get("PlanarConfiguration", 0) or 0) == 1,
                          transfer_syntax=str(ds.file_meta.TransferSyntaxUID) if "TransferSyntaxUID" in ds.get(
                              "file_meta", {}) else "1.2.840.10008.1.2")
-        except (AttributeError, TypeError, ValueError) as error:
-            raise FormatError(label, f"incomplete image pixel description ({error})") from None
+        except Exception as error:  # noqa: BLE001 - missing elements, or values pydicom cannot convert
+            raise FormatError(label, f"incomplete image pixel description ({type(error).__name__}: {error})") \
+                from None
         if min(layout.rows, layout.columns, layout.samples, layout.n_frames) < 1 or \
                 layout.bits_allocated not in (1, 8, 16, 32, 64):
             raise FormatError(label, f"impossible pixel description: {layout}")
@@ -132,6 +141,8 @@ class _FrameDecoder:
             image = codecs.jpegls_decode(data)
         elif syntax in JPEG_2000:
             image = codecs.jpeg2k_decode(data)
+        elif syntax in JPEG_XL:
+            image = codecs.jpegxl_decode(data)
         elif syntax == RLE:
             image = self._rle(codecs, data)
         elif syntax == DEFLATED_FRAMES:
@@ -216,8 +227,10 @@ def damaged_content(label: str) -> Iterator[None]:
     file (pydicom parses elements lazily, so malformed values surface on access with many types)."""
     try:
         yield
-    except (SonobridgeError, IndexError, MemoryError):
+    except SonobridgeError:
         raise
+    except MemoryError:
+        raise FormatError(label, "damaged DICOM content (its sizes need more memory than there is)") from None
     except Exception as error:  # noqa: BLE001 - third-party parsers raise arbitrary types on bad bytes
         raise FormatError(label, f"damaged DICOM content ({type(error).__name__}: {error})") from None
 
@@ -225,18 +238,20 @@ def damaged_content(label: str) -> Iterator[None]:
 def decode_dataset(ds, label: str, frame: int = 0, threads: int | None = None,
                    frames: range | None = None) -> np.ndarray:
     """Pixels of a parsed dataset ``[frames, rows, cols(, samples)]``; ``frame`` is 1-based,
-    0 = all frames; ``frames`` (0-based range) selects several."""
-    with damaged_content(label):
-        return _decode_dataset(ds, label, frame, threads, frames)
-
-
-def _decode_dataset(ds, label: str, frame: int, threads: int | None, frames: range | None) -> np.ndarray:
+    0 = all frames; ``frames`` (0-based range) selects several. Damaged content raises
+    :class:`FormatError`; a frame number outside the file, ``IndexError``."""
     if "PixelData" not in ds:
         raise FormatError(label, "no pixel data")
     layout = PixelLayout.of(ds, label)
-    if not 0 <= frame <= layout.n_frames:
-        raise IndexError(f"{label}: frame {frame} out of 1..{layout.n_frames}")
+    if not 0 <= frame <= layout.n_frames or frames is not None and (
+            frames.step != 1 or not 0 <= frames.start <= frames.stop <= layout.n_frames):
+        raise IndexError(f"{label}: frame {frame if frames is None else frames} out of 1..{layout.n_frames}")
     wanted = frames if frames is not None else range(layout.n_frames) if frame == 0 else range(frame - 1, frame)
+    with damaged_content(label):
+        return _decode_dataset(ds, label, layout, threads, wanted)
+
+
+def _decode_dataset(ds, label: str, layout: PixelLayout, threads: int | None, wanted: range) -> np.ndarray:
     syntax = layout.transfer_syntax
     if syntax in NATIVE:
         buffer = ds.PixelData
@@ -282,8 +297,31 @@ def _encapsulated_frames(ds, layout: PixelLayout, label: str) -> list[bytes]:
     return frames
 
 
+class _BoundedReader(io.BufferedReader):
+    """A binary file whose reads never ask for more than the file has left: a read larger than
+    that is an element length that lies (or a cut file), refused before anything is allocated.
+    Reads up to :data:`SMALL_READ` past the end return what there is, as files do (pydicom reads
+    tags, the preamble and 8 KiB chunks when it scans for a delimiter)."""
+
+    SMALL_READ = 1 << 16
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(io.FileIO(os.fspath(path), "rb"))
+        self.label = os.fspath(path)
+        self.file_size = os.fstat(self.fileno()).st_size
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > self.SMALL_READ:
+            left = self.file_size - self.tell()
+            if size > left:
+                raise TruncatedFileError(self.label, f"an element at byte {self.tell()} declares {size} bytes, "
+                                                     f"the file has {max(left, 0)} left (lying length or cut file)")
+        return super().read(size)
+
+
 def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False):
-    """``pydicom.dcmread``; not-DICOM and damaged files raise the package's errors."""
+    """``pydicom.dcmread``; not-DICOM and damaged files raise the package's errors (element lengths
+    larger than the file are refused before reading, see :class:`_BoundedReader`)."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -291,13 +329,19 @@ def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False):
 
     if not os.path.isfile(path):
         raise UnsupportedInputError(path, "no such file")
-    with damaged_content(os.fspath(path)):
+    label = os.fspath(path)
+    with damaged_content(label):
         try:
-            return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+            with _BoundedReader(path) as handle:
+                return pydicom.dcmread(handle, stop_before_pixels=stop_before_pixels)
         except InvalidDicomError as error:
             # no preamble/file meta (old ACR-NEMA style): accept only if it parses as an image
-            ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
-            if "SOPClassUID" not in ds and "Rows" not in ds:
+            try:
+                with _BoundedReader(path) as handle:
+                    ds = pydicom.dcmread(handle, stop_before_pixels=stop_before_pixels, force=True)
+            except Exception:  # noqa: BLE001 - forced parsing of arbitrary bytes fails in any way
+                ds = None
+            if ds is None or "SOPClassUID" not in ds and "Rows" not in ds:
                 raise UnsupportedInputError(path, f"not a DICOM file ({error})") from None
             return ds
 

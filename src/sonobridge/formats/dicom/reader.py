@@ -5,11 +5,17 @@ One stream ``image`` ``(n_frames, rows, columns[, 3])``: grey or RGB as decoded
 times (seconds), on a :class:`PixelGrid` in metres when the file carries a 2D ultrasound region
 calibrated in length units (else PixelSpacing), with the regions, the geometry sidecar and the
 header (every non-pixel element, as DICOM JSON) kept.
+
+Any header pydicom can parse opens: elements that cannot be kept as DICOM JSON (stray item or
+delimiter tags at the top level, unknown VRs, values pydicom cannot convert) are left out of the
+header with one warning naming them; malformed timing or calibration reads as absent.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +23,9 @@ import numpy as np
 from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Stream
-from .meta import frame_times_s, geometry_meta, tissue_region
-from .pixels import PixelLayout, decode_dataset, read_dataset
+from ...errors import FormatError
+from .meta import floats, frame_times_s, geometry_meta, text, tissue_region
+from .pixels import PixelLayout, damaged_content, decode_dataset, read_dataset
 
 FORMAT = "dicom"
 
@@ -27,22 +34,45 @@ def _grid(ds, layout: PixelLayout) -> PixelGrid | None:
     region = tissue_region(ds)
     if region is not None:
         return region.pixel_grid(layout.rows, layout.columns)
-    spacing = ds.get("PixelSpacing")
-    if spacing is not None and len(spacing) == 2:
-        dy, dx = float(spacing[0]) / 1e3, float(spacing[1]) / 1e3
+    spacing = floats(ds, "PixelSpacing")
+    if spacing is not None and len(spacing) == 2 and all(np.isfinite(s) and s != 0 for s in spacing):
+        dy, dx = abs(spacing[0]) / 1e3, abs(spacing[1]) / 1e3
         return PixelGrid(x_m=np.arange(layout.columns) * dx, z_m=np.arange(layout.rows) * dy)
     return None
 
 
-def _header(ds) -> dict:
-    """Every element except bulk pixel data, as DICOM JSON (PS3.18 F.2)."""
-    return ds.to_json_dict(bulk_data_threshold=4096, bulk_data_element_handler=lambda element: "")
+PIXEL_TAGS = {0x7FE00008, 0x7FE00009, 0x7FE00010}       # float, double float and integer pixel data
+
+
+def _header(ds, label: str) -> dict:
+    """Every element except the pixel data, as DICOM JSON (PS3.18 F.2; values over 4 KiB left
+    empty), element by element: what cannot be converted or serialised is dropped, with one
+    warning naming the dropped elements."""
+    from pydicom.datadict import keyword_for_tag
+    from pydicom.tag import Tag
+
+    header, dropped = {}, []
+    for tag in list(ds.keys()):
+        if int(tag) in PIXEL_TAGS:
+            continue
+        try:
+            value = ds[tag].to_json_dict(bulk_data_element_handler=lambda element: "", bulk_data_threshold=4096)
+            json.dumps(value, allow_nan=False)
+        except Exception:  # noqa: BLE001 - pydicom raises many types on elements it cannot convert
+            dropped.append(f"{Tag(tag)} {keyword_for_tag(tag) or ''}".strip())
+            continue
+        header[f"{int(tag):08X}"] = value
+    if dropped:
+        shown = ", ".join(dropped[:20]) + (f" and {len(dropped) - 20} more" if len(dropped) > 20 else "")
+        warnings.warn(f"{label}: {len(dropped)} header element(s) cannot be kept as DICOM JSON and were "
+                      f"left out: {shown}", stacklevel=3)
+    return header
 
 
 def _start_time(ds) -> dt.datetime | None:
     for date_key, time_key in (("AcquisitionDate", "AcquisitionTime"), ("ContentDate", "ContentTime"),
                                ("StudyDate", "StudyTime")):
-        date, time = str(ds.get(date_key, "") or ""), str(ds.get(time_key, "") or "")
+        date, time = text(ds, date_key) or "", text(ds, time_key) or ""
         if len(date) == 8:
             try:
                 return dt.datetime.strptime(date + (time.split(".")[0].ljust(6, "0")[:6] or "000000"), "%Y%m%d%H%M%S")
@@ -55,9 +85,8 @@ def _palette_reader(ds, label: str, read_indices):
     """Frames with the palette applied: 8-bit RGB (16-bit LUT entries keep their top 8 bits)."""
     from pydicom.pixels import apply_color_lut
 
-    from .pixels import damaged_content
-
-    bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
+    with damaged_content(label):
+        bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
 
     def read_range(start: int, stop: int) -> np.ndarray:
         with damaged_content(label):
@@ -72,6 +101,10 @@ def read_dicom(path: str | os.PathLike) -> Recording:
     label = os.fspath(path)
     ds = read_dataset(path)
     layout = PixelLayout.of(ds, label)
+    with damaged_content(label):
+        stored = len(ds.PixelData) if "PixelData" in ds else 0
+    if layout.n_frames > max(stored, 1):              # every frame takes at least a byte
+        raise FormatError(label, f"the header declares {layout.n_frames} frames, the pixel data holds {stored} bytes")
     shape = layout.shape
     decoded_dtype = np.uint8 if layout.photometric.startswith("YBR") and layout.bits_allocated == 8 else layout.dtype
 
@@ -84,12 +117,12 @@ def read_dicom(path: str | os.PathLike) -> Recording:
     times = frame_times_s(ds)
     meta = geometry_meta(ds)
     provenance = Provenance((label,), FORMAT, format_version=layout.transfer_syntax,
-                            software_version=str(ds.get("SoftwareVersions", "")) or None)
+                            software_version=text(ds, "SoftwareVersions"))
     stream = Stream(name="image", kind=SampleKind.IMAGE, frame_shape=shape[1:], dtype=decoded_dtype, frames=frames,
                     clock_source=times, clock_unit_s=1.0, geometry=_grid(ds, layout),
                     parameters={"modality": meta["modality"], "photometric_interpretation": layout.photometric,
                                 "transfer_syntax": layout.transfer_syntax, "us_regions": meta["us_regions"],
                                 "pixel_spacing_m": meta["pixel_spacing_m"]},
-                    metadata=_header(ds), provenance=provenance, time_origin=0.0 if times is not None else None)
+                    metadata=_header(ds, label), provenance=provenance, time_origin=0.0 if times is not None else None)
     return Recording(name=Path(label).stem, streams={"image": stream}, start_time=_start_time(ds),
                      provenance=provenance)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import FormatError, SonobridgeError, UnsupportedInputError
+from .meta import floats
 from .pixels import decode_dataset, read_dataset
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -71,7 +72,7 @@ def _stack_key(ds) -> tuple | None:
     try:
         orientation = tuple(np.round(np.asarray(ds.ImageOrientationPatient, float), 4))
         return (str(ds.get("SeriesInstanceUID", "")), orientation, int(ds.Rows), int(ds.Columns))
-    except (AttributeError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - missing or malformed values: not part of a stack
         return None
 
 
@@ -84,7 +85,8 @@ def load_series(source: str | os.PathLike | Iterable[str | os.PathLike]) -> Volu
         except SonobridgeError:
             continue                                   # not DICOM, or damaged: not part of a stack
         key = _stack_key(ds)
-        if key is not None and "ImagePositionPatient" in ds:
+        position = floats(ds, "ImagePositionPatient")
+        if key is not None and position is not None and len(position) == 3:
             stacks[key].append((path, ds))
     if not stacks:
         raise UnsupportedInputError(source if isinstance(source, (str, os.PathLike)) else "series",
@@ -92,7 +94,7 @@ def load_series(source: str | os.PathLike | Iterable[str | os.PathLike]) -> Volu
     key, members = max(stacks.items(), key=lambda item: len(item[1]))
     row, column = np.asarray(key[1][:3]), np.asarray(key[1][3:])
     normal = np.cross(row, column)
-    positions = np.asarray([[float(v) for v in ds.ImagePositionPatient] for _, ds in members])
+    positions = np.asarray([floats(ds, "ImagePositionPatient") for _, ds in members])
     order = np.argsort(positions @ normal, kind="stable")
     members, positions = [members[i] for i in order], positions[order]
     distances = np.diff(positions @ normal)
@@ -111,12 +113,13 @@ def _pixel_spacing_mm(ds, path: Path) -> list[float]:
     """PixelSpacing, else the ultrasound tissue region's pixel size; FormatError when neither."""
     from .meta import tissue_region
 
-    if "PixelSpacing" in ds:
-        return [float(v) for v in ds.PixelSpacing]
+    spacing = floats(ds, "PixelSpacing")
+    if spacing is not None and len(spacing) == 2:
+        return [abs(v) for v in spacing]
     region = tissue_region(ds)
     if region is None:
         raise FormatError(path, "no PixelSpacing and no calibrated ultrasound region: slice spacing unknown")
-    return [region.delta_y * 1e3, region.delta_x * 1e3]
+    return [abs(region.delta_y) * 1e3, abs(region.delta_x) * 1e3]        # magnitudes (deltas may be signed)
 
 
 class DICOMDataset:

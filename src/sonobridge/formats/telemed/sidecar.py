@@ -23,7 +23,7 @@ import numpy as np
 from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Stream
-from ...errors import FormatError
+from ...errors import READ_ERRORS, FormatError, read_faults
 
 FORMAT = "telemed-tvd-h5"
 SCHEMA = "v1"
@@ -104,7 +104,7 @@ class Sidecar:
         """Close the file the frames are read from (when they come from one)."""
         file = getattr(self.frames, "file", None)
         if file is not None:
-            file.close()
+            _close(file)
 
     @property
     def ifi_ms(self) -> np.ndarray:
@@ -126,35 +126,50 @@ def read_sidecar(path: str | os.PathLike, keep_open: bool = True) -> Sidecar:
 
     try:
         handle = h5py.File(path, "r")
-    except OSError as error:
+    except READ_ERRORS as error:
         raise FormatError(path, f"not a readable HDF5 file ({error})") from None
     try:
-        attrs = {key: _text(value) for key, value in handle.attrs.items()}
-        time_ms = np.asarray(handle["timing/time_ms"], np.float64)
-        sidecar = Sidecar(
-            time_ms=time_ms, rois=rois_from_attrs(attrs),
-            full_frame_width=int(attrs["full_frame_width"]), full_frame_height=int(attrs["full_frame_height"]),
-            frames=handle["frames/gray"] if "frames/gray" in handle else None,
-            params={key[len("param_"):]: value for key, value in attrs.items() if key.startswith("param_")},
-            image_dx_cm_per_px=float(attrs["image_dx_cm_per_px"]) if "image_dx_cm_per_px" in attrs else None,
-            image_dy_cm_per_px=float(attrs["image_dy_cm_per_px"]) if "image_dy_cm_per_px" in attrs else None,
-            source_tvd_path=str(attrs.get("source_tvd_path", "")),
-            extracted_at_iso=str(attrs.get("extracted_at_iso", "")),
-            schema_version=normalise_schema(attrs.get("schema_version", SCHEMA)),
-            tvd_declared_n_frames=int(attrs["tvd_declared_n_frames"]) if attrs.get("tvd_declared_n_frames")
-            not in (None, "") else None)
-    except (KeyError, ValueError, TypeError) as error:
-        handle.close()
-        raise FormatError(path, f"not a Telemed sidecar ({type(error).__name__}: {error})") from None
-    problem = _inconsistency(sidecar, attrs)
+        sidecar, attrs = _parse(handle)
+        problem = _inconsistency(sidecar, attrs)
+    except READ_ERRORS as error:
+        _close(handle)
+        raise FormatError(path, f"not a readable Telemed sidecar ({type(error).__name__}: {error})") from None
     if problem:
-        handle.close()
+        _close(handle)
         raise FormatError(path, problem)
     sidecar.has_frames = sidecar.frames is not None
     if not keep_open:
         sidecar.close()
         sidecar.frames = None
     return sidecar
+
+
+def _close(handle) -> None:
+    """Close a file that is being given up on (a damaged file may fail even at closing)."""
+    try:
+        handle.close()
+    except READ_ERRORS:
+        pass
+
+
+def _parse(handle) -> tuple[Sidecar, dict[str, Any]]:
+    """The sidecar in an open file and its decoded root attributes (raises what h5py and the
+    conversions raise on a damaged or foreign file: see :data:`~sonobridge.errors.READ_ERRORS`)."""
+    attrs = {key: _text(value) for key, value in handle.attrs.items()}
+    time_ms = np.asarray(handle["timing/time_ms"], np.float64)
+    sidecar = Sidecar(
+        time_ms=time_ms, rois=rois_from_attrs(attrs),
+        full_frame_width=int(attrs["full_frame_width"]), full_frame_height=int(attrs["full_frame_height"]),
+        frames=handle["frames/gray"] if "frames/gray" in handle else None,
+        params={key[len("param_"):]: value for key, value in attrs.items() if key.startswith("param_")},
+        image_dx_cm_per_px=float(attrs["image_dx_cm_per_px"]) if "image_dx_cm_per_px" in attrs else None,
+        image_dy_cm_per_px=float(attrs["image_dy_cm_per_px"]) if "image_dy_cm_per_px" in attrs else None,
+        source_tvd_path=str(attrs.get("source_tvd_path", "")),
+        extracted_at_iso=str(attrs.get("extracted_at_iso", "")),
+        schema_version=normalise_schema(attrs.get("schema_version", SCHEMA)),
+        tvd_declared_n_frames=int(attrs["tvd_declared_n_frames"]) if attrs.get("tvd_declared_n_frames")
+        not in (None, "") else None)
+    return sidecar, attrs
 
 
 def _inconsistency(sidecar: Sidecar, attrs: dict[str, Any]) -> str | None:
@@ -231,6 +246,13 @@ def sidecar_from_stream(stream: Stream, *, source: str = "") -> Sidecar:
                                               stream.provenance.source_files else ""))
 
 
+def read_frames(sidecar: Sidecar, path: str | os.PathLike, key: Any) -> np.ndarray:
+    """``sidecar.frames[key]`` (uint8); a damaged chunk, or a file closed or replaced under the
+    reader, is a FormatError naming ``path``."""
+    with read_faults(path, "/frames/gray unreadable"):
+        return np.asarray(sidecar.frames[key])
+
+
 def panel_grid(sidecar: Sidecar, roi: Roi) -> PixelGrid | None:
     """The panel's pixel centres in metres on the display scale (origin at the panel's top left)."""
     dx, dy = sidecar.display_scale_cm()
@@ -258,7 +280,7 @@ def recording_from_sidecar(sidecar: Sidecar, path: str | os.PathLike) -> Recordi
         if sidecar.frames is not None:
             frames = LazyFrames((sidecar.n_frames, roi.height, roi.width), np.uint8,
                                 lambda start, stop, rows=rows, columns=columns:
-                                sidecar.frames[start:stop, rows, columns])
+                                read_frames(sidecar, path, (slice(start, stop), rows, columns)))
         streams[f"b{n}"] = Stream(
             name=f"b{n}", kind=SampleKind.IMAGE, frame_shape=(roi.height, roi.width), dtype=np.uint8, frames=frames,
             clock_source=clock, clock_unit_s=1e-3, geometry=panel_grid(sidecar, roi),

@@ -11,9 +11,10 @@ verify it on, so this reader checks what it relies on and reports what does not 
   frame]``; lines = bytes / samples.
 * Frame chunks ``00bb`` (stream 0) and ``01bb`` (stream 1): a sub-header, then ``datasize`` bytes of
   8-bit samples (``datasize`` = uint32 at sub-header offset 0x0C). The frame's end tick is uint64
-  at payload offset 24, in 100 ns; ``time_ms = (tick - tick[0]) / 10000`` is what EchoWave's COM
-  interface reports. The sources disagree on the sub-header size (48 vs 64 bytes), so it is taken
-  as ``payload - datasize`` and must be one of the two, the same for every frame of a stream.
+  at payload offset 24, in 100 ns (below 2^63, else the file is refused);
+  ``time_ms = (tick - tick[0]) / 10000`` is what EchoWave's COM interface reports. The sources
+  disagree on the sub-header size (48 vs 64 bytes), so it is taken as ``payload - datasize`` and
+  must be one of the two, the same for every frame of a stream.
 * Samples: ``(lines, samples)`` raw acoustic lines after EchoWave's processing, before scan
   conversion; the stream keeps that layout (``SampleKind.ENVELOPE``), without lateral geometry.
 """
@@ -35,6 +36,8 @@ FORMAT = "telemed-tvd"
 SUB_HEADER_SIZES = (48, 64)
 TICK_OFFSET, DATASIZE_OFFSET = 24, 0x0C
 TICK_S = 1e-7
+#: the largest end tick read as a time: 100 ns ticks are signed 64-bit (FILETIME-like) counts
+MAX_TICK = (1 << 63) - 1
 
 
 @dataclass
@@ -86,29 +89,37 @@ class _Parser:
         return self.streams
 
     def walk(self, start: int, end: int, cut: bool) -> None:
-        position = start
-        while position + 12 <= end:
-            chunk_id, size, payload = self.header(position)
-            if payload + size > self.data.size:
-                if chunk_id == b"LIST":                 # cut inside a list: keep its complete chunks
+        """Visit the chunks in ``[start, end)`` depth first. Iterative (a stack of the chunk lists
+        being walked, innermost last), so any nesting depth costs memory in proportion to the
+        file, never Python's recursion limit. ``cut``: the list is known to run past the file."""
+        levels = [(start, end, cut)]
+        while levels:
+            position, end, cut = levels.pop()
+            while position + 12 <= end:
+                chunk_id, size, payload = self.header(position)
+                following = payload + size + (size & 1)
+                if payload + size > self.data.size:
+                    if chunk_id == b"LIST":             # cut inside a list: keep its complete chunks
+                        self.truncated = True
+                        levels.append((payload + 4, self.data.size, True))
+                        break
+                    if chunk_id in (b"00bb", b"01bb") or cut:
+                        self.truncated = True
+                        break
+                    raise TruncatedFileError(self.path, f"chunk {chunk_id!r} at byte {position} runs past the end")
+                if chunk_id == b"LIST":                 # the rest of this list after the nested one
+                    levels += [(following, end, cut), (payload + 4, payload + size, False)]
+                    break
+                if chunk_id == b"strh":
+                    self.stream_header(payload, size)
+                elif chunk_id == b"strf":
+                    self.stream_format(payload, size)
+                elif chunk_id in (b"00bb", b"01bb"):
+                    self.frame(int(chunk_id[:2]), payload, size)
+                position = following
+            else:
+                if cut and position < end:
                     self.truncated = True
-                    self.walk(payload + 4, self.data.size, True)
-                    return
-                if chunk_id in (b"00bb", b"01bb") or cut:
-                    self.truncated = True
-                    return
-                raise TruncatedFileError(self.path, f"chunk {chunk_id!r} at byte {position} runs past the end")
-            if chunk_id == b"LIST":
-                self.walk(payload + 4, payload + size, False)
-            elif chunk_id == b"strh":
-                self.stream_header(payload, size)
-            elif chunk_id == b"strf":
-                self.stream_format(payload, size)
-            elif chunk_id in (b"00bb", b"01bb"):
-                self.frame(int(chunk_id[:2]), payload, size)
-            position = payload + size + (size & 1)
-        if cut and position < end:
-            self.truncated = True
 
     def stream_header(self, payload: int, size: int) -> None:
         if size < 0x18:
@@ -133,6 +144,9 @@ class _Parser:
         if index >= len(self.streams):
             raise self.fail(f"frame chunk for stream {index} but only {len(self.streams)} stream headers")
         stream = self.streams[index]
+        if size < min(SUB_HEADER_SIZES):
+            raise self.fail(f"frame chunk at byte {payload - 12}: {size}-byte payload, shorter than the "
+                            f"{min(SUB_HEADER_SIZES)}-byte frame sub-header")
         datasize = struct.unpack("<I", bytes(self.data[payload + DATASIZE_OFFSET:payload + DATASIZE_OFFSET + 4]))[0]
         sub_header = size - datasize
         if datasize != stream.frame_bytes or sub_header not in SUB_HEADER_SIZES:
@@ -141,9 +155,13 @@ class _Parser:
         if stream.sub_header not in (None, sub_header):
             raise self.fail(f"frame chunk at byte {payload - 12}: sub-header {sub_header} bytes, earlier frames "
                             f"{stream.sub_header}")
+        tick = struct.unpack("<Q", bytes(self.data[payload + TICK_OFFSET:payload + TICK_OFFSET + 8]))[0]
+        if tick > MAX_TICK:
+            raise self.fail(f"frame chunk at byte {payload - 12}: end tick {tick} is not a time (100 ns ticks "
+                            f"stop at 2^63 - 1)")
         stream.sub_header = sub_header
         stream.offsets.append(payload + sub_header)
-        stream.ticks.append(struct.unpack("<Q", bytes(self.data[payload + TICK_OFFSET:payload + TICK_OFFSET + 8]))[0])
+        stream.ticks.append(tick)
 
 
 def read_tvd(path: str | os.PathLike, *, allow_truncated: bool = False) -> Recording:
@@ -180,5 +198,5 @@ def read_tvd(path: str | os.PathLike, *, allow_truncated: bool = False) -> Recor
 
 def time_ms(stream: Stream) -> np.ndarray:
     """EchoWave's ``GetCurrentFrameTime`` for each frame: ms from the first frame's end tick."""
-    ticks = stream.clock.astype(np.int64)
-    return (ticks - ticks[0]) / 10000.0
+    ticks = stream.clock.astype(np.int64)              # end ticks are checked to fit: see MAX_TICK
+    return (ticks - ticks[:1]) / 10000.0                # a stream cut before its first frame: empty

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -26,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from ...export.atomic import write_bytes_atomic
+
+log = logging.getLogger(__name__)
 
 INDEX_SUFFIX = ".index.json"
 DNAV_SUFFIX = ".dnav-toc"
@@ -112,7 +115,11 @@ def write_sidecars(video: str | os.PathLike, index: FrameIndex, dnav: bool = Tru
     index.key = file_key(video)
     write_bytes_atomic(index_path(video), json.dumps(index.to_json(), separators=(",", ":")).encode())
     if dnav:
-        write_bytes_atomic(dnav_path(video), (json.dumps(index.dnav_toc(), indent=2, sort_keys=True) + "\n").encode())
+        _write_dnav(video, index)
+
+
+def _write_dnav(video: str | os.PathLike, index: FrameIndex) -> None:
+    write_bytes_atomic(dnav_path(video), (json.dumps(index.dnav_toc(), indent=2, sort_keys=True) + "\n").encode())
 
 
 def load_index(video: str | os.PathLike) -> FrameIndex | None:
@@ -124,6 +131,33 @@ def load_index(video: str | os.PathLike) -> FrameIndex | None:
         return FrameIndex.from_json(data)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def dnav_current(video: str | os.PathLike, index: FrameIndex) -> bool:
+    """Whether the ``.dnav-toc`` beside ``video`` is exactly what ``index`` (which matches the
+    video) gives: same key, same table. A missing, unreadable or stale one is not."""
+    try:
+        return json.loads(dnav_path(video).read_text()) == index.dnav_toc()
+    except (OSError, ValueError):
+        return False
+
+
+def complete_index(video: str | os.PathLike, source_digest: str | None = None,
+                   dnav: bool = True) -> FrameIndex | None:
+    """The index of ``video`` when the video is complete, else None: the video exists, our
+    index matches it (:func:`load_index`) and, when ``source_digest`` is given, records that it
+    was built from the source with this digest (``source["source_digest"]``). With ``dnav``,
+    every sidecar is part of "complete": a missing or stale ``.dnav-toc`` (its key not the
+    video's) is rewritten from the index, never trusted."""
+    if not os.path.isfile(video):
+        return None
+    index = load_index(video)
+    if index is None or (source_digest is not None and index.source.get("source_digest") != source_digest):
+        return None
+    if dnav and not dnav_current(video, index):
+        log.info("%s: stale or missing %s rewritten from the index", video, DNAV_SUFFIX)
+        _write_dnav(video, index)
+    return index
 
 
 def build_index(video: str | os.PathLike) -> FrameIndex:

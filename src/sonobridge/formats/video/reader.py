@@ -1,23 +1,31 @@
 """Frame-accurate video reading: ``VideoReader(path)[i]`` is exactly frame ``i`` (display order).
 
-Frames are located by the index (:mod:`.index`; built by one demux pass when the sidecar is missing
-or stale), never by assuming a constant frame rate. To read frame ``i`` the reader seeks to the last
-keyframe at or before it in display order and decodes forward until the frame whose pts is frame
-``i``'s; reading forward within a GOP continues decoding without seeking. Open-GOP files (x265's
-default) put leading pictures before a keyframe in display order but after it in decode order; a
-pts-based seek to such a frame lands on the keyframe and the decoder drops the leading pictures, so
-when decoding overshoots the target the reader starts again one keyframe earlier.
+Frames are located by the index (:mod:`.index`), never by assuming a constant frame rate. The
+sidecar is trusted only for what the file cannot tell (the source's real frame times): on opening,
+one demux pass (packets only, nothing decoded) gives the file's frame table, and a sidecar that is
+missing, stale, unreadable or whose table disagrees with it (pts, keyframes, time base, frame size)
+is replaced by that table, so a hand-edited or damaged sidecar can never select a wrong frame.
+
+To read frame ``i`` the reader seeks to the last keyframe at or before it in display order and
+decodes forward until the frame whose pts is frame ``i``'s; reading forward within a GOP continues
+decoding without seeking. Open-GOP files (x265's default) put leading pictures before a keyframe in
+display order but after it in decode order; a pts-based seek to such a frame lands on the keyframe
+and the decoder drops the leading pictures, so when decoding overshoots the target the reader
+starts again one keyframe earlier.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...errors import FormatError, MissingDependencyError
+from ...errors import READ_ERRORS, FormatError, MissingDependencyError
 from .index import FrameIndex, build_index, load_index
+
+log = logging.getLogger(__name__)
 
 
 def require_av():
@@ -37,12 +45,13 @@ class VideoReader:
         av = require_av()
         self.path = Path(path)
         try:
-            self.index: FrameIndex = load_index(self.path) or build_index(self.path)
+            self.index: FrameIndex = trusted_index(self.path)
             self._container = av.open(os.fspath(self.path))
-        except (av.error.FFmpegError, IndexError, OSError) as error:
-            raise FormatError(self.path, f"not a readable video ({error})") from None
-        self._stream = self._container.streams.video[0]
-        self._keyframes = np.flatnonzero(self.index.keyframe)
+            self._stream = self._container.streams.video[0]
+        except (av.error.FFmpegError, *READ_ERRORS) as error:
+            raise FormatError(self.path, f"not a readable video ({type(error).__name__}: {error})") from None
+        # seeks start at a keyframe; frame 0 is where decoding can always start
+        self._keyframes = np.union1d([0], np.flatnonzero(self.index.keyframe)).astype(np.int64)
         self._decoded = None          # frame iterator of the current decoding run
         self._last = -1               # display index of the last frame that run returned
         if len(self.index) == 0:
@@ -94,9 +103,10 @@ class VideoReader:
         index %= n
         try:
             return self._locate(index)
-        except require_av().error.FFmpegError as error:
+        except (require_av().error.FFmpegError, *READ_ERRORS) as error:
             self._last = -1
-            raise FormatError(self.path, f"frame {index} could not be decoded ({error})") from None
+            raise FormatError(self.path, f"frame {index} could not be decoded ({type(error).__name__}: "
+                                         f"{error})") from None
 
     def _locate(self, index: int) -> np.ndarray:
         position = int(np.searchsorted(self._keyframes, index, side="right")) - 1
@@ -124,7 +134,47 @@ class VideoReader:
             if frame.pts is None or frame.pts < target:
                 continue
             self._last = int(np.searchsorted(self.index.pts, frame.pts))
-            if frame.pts == target:
-                return frame.to_ndarray(format="gray")
-            return None
+            if frame.pts != target:
+                return None
+            if (frame.height, frame.width) != (self.index.height, self.index.width):
+                raise FormatError(self.path, f"frame {index} decodes to {frame.width} x {frame.height} pixels, "
+                                             f"the stream declares {self.index.width} x {self.index.height}")
+            return frame.to_ndarray(format="gray")
         return None
+
+
+def trusted_index(path: Path) -> FrameIndex:
+    """The index of the video at ``path``: its sidecar when that agrees with the file's packets
+    (one demux pass, see :func:`agrees`), else the table of that pass (the sidecar's source times
+    are then dropped: nothing ties them to the file's frames)."""
+    fresh = build_index(path)
+    try:
+        stored = load_index(path)
+    except READ_ERRORS:             # a hand-edited sidecar whose fields do not even parse
+        stored = None
+    if stored is None:
+        return fresh
+    if agrees(stored, fresh):
+        return stored
+    log.warning("%s: the frame index sidecar disagrees with the video's packets; using the packets", path)
+    return fresh
+
+
+def agrees(stored: FrameIndex, fresh: FrameIndex) -> bool:
+    """Whether ``stored`` describes the frames ``fresh`` (a demux pass) found: same pts in display
+    order, keyframes, time base and frame size, a positive rate, and per-frame fields (durations,
+    finite source times in seconds) of the same length."""
+    n = len(fresh)
+    try:
+        return bool(stored.pts.shape == (n,) and np.array_equal(stored.pts, fresh.pts)
+                    and np.array_equal(stored.keyframe, fresh.keyframe) and stored.durations.shape == (n,)
+                    and stored.time_base == fresh.time_base and stored.fps > 0
+                    and (int(stored.width), int(stored.height)) == (fresh.width, fresh.height)
+                    and (stored.time_s is None or _finite_times(stored.time_s, n)))
+    except READ_ERRORS:
+        return False
+
+
+def _finite_times(times: Any, n: int) -> bool:
+    values = np.asarray(times, np.float64)
+    return values.shape == (n,) and bool(np.all(np.isfinite(values)))

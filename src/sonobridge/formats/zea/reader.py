@@ -20,8 +20,9 @@ from ...core import serialize
 from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Signal, Stream
-from ...errors import FormatError, UnsupportedInputError
+from ...errors import READ_ERRORS, FormatError, UnsupportedInputError, read_faults
 from .products import Layout
+from .passthrough import ZeaFrames
 from .schema import dataset_value
 from .validate import is_dataset, is_legacy, track_groups
 
@@ -37,12 +38,25 @@ def open_zea(path: str | os.PathLike):
 
     try:
         handle = h5py.File(path, "r", locking=False)
-    except OSError as error:
+    except READ_ERRORS as error:
         raise FormatError(path, f"not a readable HDF5 file ({error})") from None
-    if not track_groups(handle):
-        handle.close()
+    try:
+        tracks = track_groups(handle)
+    except READ_ERRORS as error:
+        _close(handle)
+        raise FormatError(path, f"unreadable zea structure ({type(error).__name__}: {error})") from None
+    if not tracks:
+        _close(handle)
         raise UnsupportedInputError(path, "HDF5 file without zea tracks/ or data/ groups")
     return handle
+
+
+def _close(handle) -> None:
+    """Close a file that is being given up on (a damaged file may fail even at closing)."""
+    try:
+        handle.close()
+    except READ_ERRORS:
+        pass
 
 
 def read_zea(path: str | os.PathLike) -> Recording:
@@ -52,14 +66,20 @@ def read_zea(path: str | os.PathLike) -> Recording:
         if CORE_KEY in handle:
             return _CoreReader(handle, Path(path)).recording()
         return _GenericReader(handle, Path(path)).recording()
-    except (KeyError, ValueError, TypeError, OSError, IndexError, AttributeError) as error:
-        handle.close()
+    except READ_ERRORS as error:
+        _close(handle)
         raise FormatError(path, f"unreadable zea content ({type(error).__name__}: {error})") from None
 
 
-def _lazy(dataset, convert, frame_shape: tuple[int, ...], dtype: np.dtype) -> LazyFrames:
-    return LazyFrames((dataset.shape[0], *frame_shape), dtype,
-                      lambda start, stop: convert(dataset[start:stop]))
+def _lazy(dataset, convert, frame_shape: tuple[int, ...], dtype: np.dtype, path: Path) -> LazyFrames:
+    """Frames read on access; a damaged chunk (or a closed file) is a FormatError naming ``path``."""
+    key = dataset.name
+
+    def read(start: int, stop: int) -> np.ndarray:
+        with read_faults(path, f"frames {start}..{stop - 1} of {key} unreadable"):
+            return convert(dataset[start:stop])
+
+    return ZeaFrames((dataset.shape[0], *frame_shape), dtype, read, dataset)   # knows its dataset: zea -> zea copies
 
 
 class _CoreReader:
@@ -77,7 +97,7 @@ class _CoreReader:
             layout = Layout(**record["layout"])
             values = self.tracks[record["track"]]["data"][layout.product]
             values = values if is_dataset(values) else values["values"]
-            frames = _lazy(values, lambda block: layout.to_stream(block, dtype), frame_shape, dtype)
+            frames = _lazy(values, lambda block: layout.to_stream(block, dtype), frame_shape, dtype, self.path)
         return Stream(name=record["name"], kind=SampleKind(record["kind"]), frame_shape=frame_shape,
                       dtype=dtype, frames=frames, clock_source=record["clock"],
                       clock_unit_s=record["clock_unit_s"], geometry=record["geometry"],
@@ -130,7 +150,7 @@ class _GenericReader:
             kind, frame_shape, convert = KINDS.get(product, SampleKind.IMAGE), values.shape[1:], (lambda b: b)
         clock, origin = self.clock(item)
         return Stream(name=name, kind=kind, frame_shape=tuple(frame_shape), dtype=values.dtype,
-                      frames=_lazy(values, convert, tuple(frame_shape), values.dtype), clock_source=clock,
+                      frames=_lazy(values, convert, tuple(frame_shape), values.dtype, self.path), clock_source=clock,
                       clock_unit_s=1.0, geometry=None if is_dataset(item) else pixel_grid(item, values.shape),
                       parameters=parameters, provenance=self.provenance, time_origin=origin)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import READ_ERRORS
 from .schema import (CHANNEL_PRODUCTS, CONSISTENT_DIMS, CUSTOM_MAP_DTYPES, FLOAT_MAPS, GENERIC_MAP_DIMS,
                      MAP_PRODUCTS, PROBE_FIELDS, RAW_DIMS, SCAN_FIELDS, dataset_value, dtype_name)
 
@@ -64,16 +65,19 @@ def validate(path: str | Path) -> Report:
     report = Report(str(path))
     try:
         handle = h5py.File(path, "r", locking=False)
-    except OSError as error:
+    except READ_ERRORS as error:
         report.findings.append(Finding("", f"not a readable HDF5 file ({error})"))
         return report
-    with handle:
+    try:
+        _Checker(handle, report).run()
+    except READ_ERRORS as error:
+        # a damaged or mis-shaped file: e.g. a group where a dataset belongs, unreadable chunks
+        report.findings.append(Finding("", f"unreadable structure or data ({type(error).__name__}: {error})"))
+    finally:
         try:
-            _Checker(handle, report).run()
-        except (OSError, KeyError, ValueError, TypeError, AttributeError) as error:
-            # a damaged or mis-shaped file: e.g. a group where a dataset belongs, unreadable chunks
-            report.findings.append(Finding("", f"unreadable structure or data ({type(error).__name__}: "
-                                               f"{error})"))
+            handle.close()
+        except READ_ERRORS as error:
+            report.findings.append(Finding("", f"file could not be closed cleanly ({error})"))
     return report
 
 
@@ -113,8 +117,9 @@ def track_groups(handle) -> list[tuple[str, Any]]:
 
 def _track_number(name: str) -> int:
     """N of ``track_N`` (unnumbered names sort last)."""
-    suffix = name.rsplit("_", 1)[-1]
-    return int(suffix) if suffix.isdigit() else 1 << 30
+    text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)   # damaged link names
+    suffix = text.rsplit("_", 1)[-1]
+    return int(suffix) if suffix.isascii() and suffix.isdigit() else 1 << 30
 
 
 class _Checker:

@@ -10,6 +10,11 @@ arrays are stored one frame per chunk (random frame access), and the codec is ch
 With a :data:`CODECS` codec, frames are compressed on all cores by numcodecs' Blosc (the same
 Blosc 1 format the HDF5 filter 32001 reads) and handed to HDF5 as finished chunks; HDF5's own
 filter pipeline, which compresses one chunk at a time, serves the other codecs.
+
+A full disk or an unwritable folder is an :class:`~sonobridge.errors.OutputError` /
+:class:`~sonobridge.errors.DiskFullError` with nothing left behind: free space is checked before
+writing (against the arrays stored uncompressed), and HDF5 writes through
+:func:`~sonobridge.export.atomic.hdf5_file`, so a failed write never reaches the HDF5 library.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import numpy as np
 
 from ...core.frames import LazyFrames
 from ...errors import FormatError, OutputExistsError
-from ...export.atomic import atomic_path
+from ...export.atomic import atomic_path, hdf5_file
 from .validate import check_tree, is_dataset
 
 log = logging.getLogger(__name__)
@@ -197,7 +202,6 @@ def write_tree(root: Group, path: str | os.PathLike, *, compression: str | Mappi
     Raises :class:`InvalidZeaDataError` (listing every problem) before anything is written,
     :class:`~sonobridge.errors.OutputExistsError` if ``path`` exists and ``overwrite`` is false.
     """
-    import h5py
     import hdf5plugin  # noqa: F401  (registers the Blosc filter)
 
     path = Path(path)
@@ -209,10 +213,29 @@ def write_tree(root: Group, path: str | os.PathLike, *, compression: str | Mappi
                                         + "\n  ".join(str(f) for f in report.errors))
     for finding in report.warnings:
         log.info("%s: %s", path, finding)
-    with atomic_path(path) as temporary, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        with h5py.File(temporary, "w", libver=("earliest", "v114")) as handle:
+    with atomic_path(path, expected_size=stored_size_floor(root, compression)) as temporary, \
+            ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        with hdf5_file(temporary, libver=("earliest", "v114")) as handle:
             _TreeWriter(path, compression, progress, pool).write_group(handle, root)
     return path
+
+
+def stored_size_floor(root: Group, compression: str | Mapping | None) -> int:
+    """Bytes the file of ``root`` needs at least: every array stored without a filter at full
+    size (compressed arrays count nothing: how small they get is only known once written)."""
+    total = 0
+    for item in root.values():
+        if isinstance(item, Group):
+            total += stored_size_floor(item, compression)
+            continue
+        dtype, shape = np.dtype(getattr(item, "dtype", np.uint8)), tuple(getattr(item, "shape", ()))
+        if dtype.kind in "UO":
+            total += sum(len(str(text).encode()) for text in np.asarray(item).ravel())
+            continue
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if compression is None or not shape or nbytes < CONTIGUOUS_BYTES:
+            total += nbytes
+    return total
 
 
 # ------------------------------------------------------------------ building trees from values
