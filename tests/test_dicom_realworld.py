@@ -121,7 +121,8 @@ def test_negative_delta_keeps_the_axis_faithful_and_spacings_positive(tmp_path):
     assert info["x_range_m"] == pytest.approx([0.01, 0.01 - 79 * 0.00025])
     zea_path = export_zea(recording, tmp_path / "acuson.hdf5")
     back = open_recording(zea_path)["image"].geometry
-    assert np.allclose(back.x_m, stream.geometry.x_m, atol=1e-7) and np.allclose(back.z_m, stream.geometry.z_m, atol=1e-7)
+    assert np.allclose(back.x_m, stream.geometry.x_m, atol=1e-7)               # float32 in the zea file
+    assert np.allclose(back.z_m, stream.geometry.z_m, atol=1e-7)
     written = export_dicom(recording, tmp_path / "again.dcm")
     again = open_recording(written)["image"].geometry
     assert np.allclose(again.x_m, stream.geometry.x_m, rtol=0, atol=1e-12)
@@ -129,11 +130,13 @@ def test_negative_delta_keeps_the_axis_faithful_and_spacings_positive(tmp_path):
 
 
 def test_reference_pixel_outside_the_region_and_defaults(tmp_path):
-    """A sector apex 40 rows above the region; a region without reference pixel or physical value
-    has its corner at 0."""
-    path = us_file(tmp_path / "apex.dcm", [region(20, 10, 59, 59, 0.01, 0.01, reference=(20, -40), value_cm=(0.0, 0.0))])
+    """A sector apex 40 rows above the region (and 0.5 cm below the skin line the values count
+    from); a region without reference pixel or physical value has its corner at 0."""
+    apex = region(20, 10, 59, 59, 0.01, 0.01, reference=(20, -40), value_cm=(0.0, 0.5))
+    path = us_file(tmp_path / "apex.dcm", [apex])
     grid = open_recording(path)["image"].geometry
-    assert grid.z_m[10] == pytest.approx(40 * 0.0001) and grid.x_m[40] == pytest.approx(0.0)
+    assert grid.z_m[10] == pytest.approx(0.005 + 40 * 0.0001) and grid.x_m[40] == pytest.approx(0.0)
+    assert grid.z_m[0] == pytest.approx(0.005 + 30 * 0.0001)            # a row above the region, same scale
     path = us_file(tmp_path / "plain.dcm", [region(20, 10, 59, 59, 0.01, 0.01)])
     grid = open_recording(path)["image"].geometry
     assert grid.x_m[20] == pytest.approx(0.0) and grid.z_m[10] == pytest.approx(0.0)
@@ -274,6 +277,17 @@ def test_jpeg_xl_writer_is_lossless(tmp_path, shape):
     assert dciodvfy_errors_any_syntax(path, tmp_path) == []
 
 
+def test_cli_converts_to_jpeg_xl_dicom(tmp_path):
+    from sonobridge.cli import main
+
+    source = us_file(tmp_path / "source.dcm", [region(0, 0, 79, 59, -0.02, 0.02, reference=(40, 0), value_cm=(0, 1.5))])
+    out = tmp_path / "xl.dcm"
+    assert main(["convert", str(source), str(out), "--dicom-compression", "jpeg-xl", "-q"]) == 0
+    back, original = open_recording(out)["image"], open_recording(source)["image"]
+    assert np.array_equal(np.asarray(back.frames), np.asarray(original.frames))
+    assert np.allclose(back.geometry.x_m, original.geometry.x_m, rtol=0, atol=1e-12)
+
+
 def test_undecodable_frames_are_format_errors(tmp_path):
     """A file whose frames do not decode opens (the header is fine) but reading a frame, as a QC
     check of has_frames does, raises FormatError naming the file."""
@@ -361,6 +375,13 @@ def test_lying_element_length_with_little_memory_is_no_memory_error(tmp_path):
 
 
 # ---------------------------------------------------------------- every reading path under fuzzing
+class _Sources(dict):
+    """File name -> bytes, shown by name only (hypothesis prints its arguments on failure)."""
+
+    def __repr__(self) -> str:
+        return f"<sources {', '.join(self)}>"
+
+
 @pytest.fixture(scope="module")
 def fuzz_sources(tmp_path_factory) -> dict[str, bytes]:
     folder = tmp_path_factory.mktemp("fuzz_sources")
@@ -368,7 +389,7 @@ def fuzz_sources(tmp_path_factory) -> dict[str, bytes]:
                                             region(40, 0, 79, 59, 1.0, 5.0, spatial_format=3, units=(4, 7))])
     xl = export_dicom(image_stream(np.random.default_rng(6).integers(0, 256, (3, 20, 24, 3), np.uint8)),
                       folder / "xl.dcm", compression="jpeg-xl")
-    sources = {name: (DICOM / name).read_bytes() for name in FUZZ_SOURCES}
+    sources = _Sources((name, (DICOM / name).read_bytes()) for name in FUZZ_SOURCES)
     sources.update({"regions.dcm": made.read_bytes(), "xl.dcm": xl.read_bytes()})
     return sources
 
@@ -379,7 +400,7 @@ def _read_everything(path: Path) -> None:
     stream = recording["image"]
     np.asarray(stream.frames[0])
     np.asarray(stream.frames[stream.n_frames - 1])
-    decode(path, frame=1, with_meta=True)
+    decode(path, frame=1, with_meta=True, rescale=True)
 
 
 @seed(13)

@@ -50,12 +50,16 @@ def _size(size: int) -> str:
 def require_free_space(folder: str | os.PathLike, needed: int, *,
                        output: str | os.PathLike | None = None) -> None:
     """Raise :class:`DiskFullError` naming ``output`` (default: ``folder``) if the file system of
-    ``folder`` has less than ``needed`` bytes (plus :data:`FREE_SPACE_MARGIN`) free. A folder
-    whose free space cannot be read is not refused: the write itself will find out."""
+    ``folder`` has less than ``needed`` bytes (plus :data:`FREE_SPACE_MARGIN`) free, and
+    :class:`OutputError` if it is mounted read-only. A folder whose free space cannot be read is
+    not refused: the write itself will find out."""
     try:
         free = shutil.disk_usage(folder).free
+        read_only = hasattr(os, "statvfs") and bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
     except OSError:
         return
+    if read_only:
+        raise OutputError(output or folder, f"cannot write: {os.strerror(errno.EROFS)}")
     if needed + FREE_SPACE_MARGIN > free:
         raise DiskFullError(output or folder, f"not enough free space: needs {_size(needed + FREE_SPACE_MARGIN)}"
                                               f", {folder} has {_size(free)} free")

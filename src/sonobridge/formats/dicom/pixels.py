@@ -305,7 +305,9 @@ class _BoundedReader(io.BufferedReader):
 
     SMALL_READ = 1 << 16
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, mode: str = "rb"):     # as pydicom reopens files: (path, "rb")
+        if mode != "rb":
+            raise ValueError("read-only")
         super().__init__(io.FileIO(os.fspath(path), "rb"))
         self.label = os.fspath(path)
         self.file_size = os.fstat(self.fileno()).st_size
@@ -357,16 +359,17 @@ def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, to
     ds = read_dataset(path)
     label = os.fspath(path)
     pixels = decode_dataset(ds, label, frame)
+    if with_meta or rescale:
+        with damaged_content(label):
+            result = _rescaled_with_meta(ds, pixels, rescale, with_meta)
+    else:
+        result = pixels
     if to_torch:
         import torch
 
-        result = _rescaled_with_meta(ds, pixels, rescale, with_meta)
         tensor = torch.from_numpy(np.ascontiguousarray(result[0] if with_meta else result))
         return (tensor, result[1]) if with_meta else tensor
-    if with_meta or rescale:
-        with damaged_content(label):
-            return _rescaled_with_meta(ds, pixels, rescale, with_meta)
-    return pixels
+    return result
 
 
 def _rescaled_with_meta(ds, pixels: np.ndarray, rescale: bool, with_meta: bool):
