@@ -102,3 +102,28 @@ def test_cli_reports_a_truncation_in_one_line(capture):
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [f"sonobridge: warning: {tgc}: holds 12 TGC entries but its "
                                           "'frames:' line declares 17 frames: cut short?"]
+
+
+@pytest.mark.parametrize("name", ["carotid_rf.tgc", "carotid_imu.yml"])
+def test_every_cut_is_an_error_or_a_warning_never_silent(capture, name):
+    """Cut the file at many places: a recording that comes back with fewer entries than the
+    complete file holds always came with a TruncatedDataWarning (the IMU check allows the last
+    few samples, see ``IMU_GAP_PERIODS``)."""
+    from sonobridge.errors import SonobridgeError
+    from sonobridge.formats.clarius.reader import IMU_GAP_PERIODS
+
+    path = capture / name
+    text = path.read_text()
+    complete, _ = _open_with_warnings(capture)
+    full = {"rf": complete.streams["rf"].n_frames, "imu": complete.signals["imu"].n_samples}
+    for cut in range(0, len(text), max(1, len(text) // 50)):
+        path.write_text(text[:cut])
+        try:
+            recording, truncated = _open_with_warnings(capture)
+        except SonobridgeError as error:
+            assert str(path) in str(error)
+            continue
+        rf = recording.streams["rf"].n_frames
+        imu = recording.signals["imu"].n_samples if "imu" in recording.signals else 0
+        if name.endswith(".tgc") and rf < full["rf"] or imu < full["imu"] - IMU_GAP_PERIODS - 1:
+            assert truncated, f"cut at {cut}: {rf} frames, {imu} IMU samples and no warning"

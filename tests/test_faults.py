@@ -218,7 +218,7 @@ def test_same_named_recordings_get_distinct_outputs(tmp_path, clarius_data):
 
 # ---------------------------------------------------------------- item: lzop bombs
 def _blocks_after_header(path: Path) -> tuple[bytes, bytes]:
-    """(the file up to its end-of-stream marker, nothing after), split at the marker."""
+    """An lzop file split into (header and blocks, end-of-stream marker)."""
     data = path.read_bytes()
     assert data[-4:] == bytes(4)
     return data[:-4], data[-4:]
@@ -266,6 +266,25 @@ def test_lzop_declaring_8_gib_info_is_fast_and_unpack_refuses(tmp_path, clarius_
     assert files_in(out) == []
 
 
+def test_lzop_whose_header_and_yml_declare_1_gib_of_zeros_is_refused_fast(tmp_path, clarius_data, zero_block):
+    """A bomb consistent with its .raw header and yml: decoding its clocks would decompress it
+    all; the expansion (220-fold, where ultrasound data compresses a few-fold) gives it away."""
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    n_blocks, record = 4096, 8 + 304 * 592
+    frames = n_blocks * (256 << 10) // record
+    header_block = struct.pack(">II", 20, 20) + struct.pack("<5I", 1, frames, 304, 592, 1)  # stored
+    lzop = (clarius_data / "lzop/carotid_env.raw.lzo").read_bytes()
+    start = parse_header(ByteRegion.whole_file(clarius_data / "lzop/carotid_env.raw.lzo")).data_offset
+    (folder / "carotid_env.raw.lzo").write_bytes(lzop[:start] + header_block + zero_block * n_blocks + bytes(4))
+    yml = (clarius_data / "lzop/carotid_env.yml").read_text()
+    (folder / "carotid_env.yml").write_text(yml.replace("\nframes: 1\n", f"\nframes: {frames}\n", 1))
+    started = time.perf_counter()
+    result = run("info", folder, timeout=120)
+    assert time.perf_counter() - started < 10
+    assert_one_line_error(result, "decompression bomb", "220-fold")
+
+
 def test_millions_of_tiny_lzop_blocks_are_not_indexed(tmp_path, clarius_data):
     """3 million stored 1-byte blocks after the real data: only the blocks the header needs are
     indexed (before: all of them, ~15 s and hundreds of MB for ``info``)."""
@@ -303,7 +322,7 @@ def test_unpack_checks_every_raw_before_writing_anything(tmp_path):
     assert not out.exists() or files_in(out) == []
 
 
-def test_zea_write_speed_and_memory_are_those_of_a_direct_write(tmp_path):
+def test_guarded_hdf5_write_is_as_fast_as_a_direct_one(tmp_path):
     """The guarded HDF5 write (Python file object) is not slower than HDF5's own driver by more
     than noise (measured: equal on 263 MB)."""
     import h5py

@@ -1,7 +1,7 @@
 """The ``sonobridge`` command line.
 
-Exit codes: 0 success, 1 a problem with the data (message on stderr, no traceback), 2 usage error,
-130 interrupted.
+Exit codes: 0 success, 1 a problem with the data or an output (a read-only or forbidden folder, a
+full disk: one line on stderr, no traceback), 2 usage error, 130 interrupted.
 """
 from __future__ import annotations
 
@@ -483,10 +483,21 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="sonobridge: %(levelname)s: %(message)s")
-    warnings.showwarning = _show_warning
+    root, level = logging.getLogger(), logging.getLogger().level
     if args.quiet:
-        logging.getLogger().setLevel(logging.ERROR)
-        warnings.simplefilter("ignore")
+        root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():   # the caller's warning and log levels are restored on return
+            warnings.showwarning = _show_warning
+            if args.quiet:
+                warnings.simplefilter("ignore")
+            return _run(args)
+    finally:
+        root.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit code; the package's errors and ``OSError`` as one stderr line."""
     try:
         return args.handler(args)
     except SonobridgeError as exc:

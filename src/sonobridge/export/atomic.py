@@ -137,7 +137,17 @@ class _GuardedFile:
         return self.raw.read(size)
 
     def readinto(self, buffer: Any) -> int:
-        return self.raw.readinto(buffer) or 0
+        """Fill ``buffer``; what the file does not hold (e.g. a dropped write) reads as zeros,
+        never as uninitialised memory (h5py ignores short reads)."""
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view):
+            count = self.raw.readinto(view[done:]) or 0
+            if count == 0:
+                break
+            done += count
+        view[done:] = bytes(len(view) - done)
+        return len(view)
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")

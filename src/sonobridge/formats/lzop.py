@@ -29,6 +29,12 @@ MAGIC = b"\x89LZO\x00\r\n\x1a\n"
 #: Largest block we accept. lzop writes 256 KiB blocks; the cap bounds the memory a hostile block
 #: can claim (LZO1X output is at most ~255x its input, so <= ~1 GiB transiently for a crafted file).
 MAX_BLOCK_SIZE = 4 * 1024 * 1024
+#: Largest expansion (decompressed / compressed bytes) accepted once a stream declares more than
+#: :data:`BOMB_MIN_SIZE`: ultrasound data compresses a few-fold at most (the Clarius samples: 1.06x
+#: IQ, 1.16x envelope), LZO1X at most ~220-fold (zeros); a huge, far more compressed stream is a
+#: decompression bomb whose frames or clocks would cost minutes to decode.
+MAX_EXPANSION = 64
+BOMB_MIN_SIZE = 256 << 20
 
 F_ADLER32_D, F_ADLER32_C, F_H_EXTRA_FIELD = 0x1, 0x2, 0x40
 F_CRC32_D, F_CRC32_C, F_H_FILTER, F_H_CRC32 = 0x100, 0x200, 0x800, 0x1000
@@ -201,9 +207,19 @@ class LzopStream:
                 pos += src_len
                 dst_offset += dst_len
         self._next = pos
+        self._check_expansion()
         if self.complete and pos != self.region.length:
             log.warning("%s: %d bytes after the lzop end-of-stream marker ignored",
                         label, self.region.length - pos)
+
+    def _check_expansion(self) -> None:
+        """FormatError when the indexed blocks declare more than :data:`BOMB_MIN_SIZE` bytes at
+        more than :data:`MAX_EXPANSION` times their compressed size."""
+        compressed = max(1, self._next - self.header.data_offset)
+        if self.size > BOMB_MIN_SIZE and self.size > MAX_EXPANSION * compressed:
+            raise FormatError(self.region.label, f"lzop data of {compressed} bytes declares {self.size} "
+                                                 f"decompressed ({self.size // compressed}-fold; ultrasound data "
+                                                 "compresses a few-fold): refused as a decompression bomb")
 
     def _decode(self, index: int, payload: bytes | memoryview) -> bytes:
         from lzallright import LZOCompressor, LZOError

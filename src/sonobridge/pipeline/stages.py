@@ -18,10 +18,12 @@ output in its sidecar (keeping the DICOM object free of private elements). Only 
 stored, never the source's file names.
 
 Outputs must also be intact: beside the zea and DICOM outputs a record ``<output>.source.json``
-holds the source digest and the output's own key (size, modification time, SHA-256 of its first
-and last 64 KiB), as the video index does for its video, so an output changed after it was
-written (flipped bytes, a copy from elsewhere) is not trusted. An output that cannot be opened or
-checked (damaged bytes) is not done either, and is rebuilt.
+holds the source digest, the output's key (size, modification time, SHA-256 of its first and last
+64 KiB) and the SHA-256 of the whole output, so an output changed after it was written (flipped
+bytes, even with its modification time put back; a copy from elsewhere) is not trusted (their
+done-checks read the whole file anyway, to validate it). A video is vouched for by its index,
+keyed on the video as datanavigator keys its ``.dnav-toc`` (no full read on every re-run). An
+output that cannot be opened or checked (damaged bytes) is not done either, and is rebuilt.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 GAP_FACTOR = 2.0          # an interval longer than this many median intervals is a timing gap
 RECORD_SUFFIX = ".source.json"        # <output>.source.json: what an output was built from, and its key
 RECORD_FORMAT = "sonobridge-output-record/1"
+HASH_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -145,13 +148,23 @@ def write_record(output: Path, digest: str | None) -> None:
     from ..export.atomic import write_bytes_atomic
     from ..formats.video.index import file_key
 
-    document = {"format": RECORD_FORMAT, "source_digest": digest, "output_key": file_key(output)}
+    document = {"format": RECORD_FORMAT, "source_digest": digest, "output_key": file_key(output),
+                "sha256": file_sha256(output)}
     write_bytes_atomic(record_path(output), json.dumps(document, indent=1).encode())
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of the whole file, read in 1 MiB blocks."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            sha.update(block)
+    return sha.hexdigest()
+
+
 def record_matches(output: Path, digest: str | None) -> bool:
-    """Whether the record beside ``output`` vouches for it as it is now (same key) and, when
-    ``digest`` is given, for the source with that digest."""
+    """Whether the record beside ``output`` vouches for it as it is now (same key, same
+    SHA-256) and, when ``digest`` is given, for the source with that digest."""
     from ..formats.video.index import file_key
 
     try:
@@ -159,8 +172,8 @@ def record_matches(output: Path, digest: str | None) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(recorded, dict) and recorded.get("format") == RECORD_FORMAT \
-        and recorded.get("output_key") == file_key(output) \
-        and (digest is None or recorded.get("source_digest") == digest)
+        and (digest is None or recorded.get("source_digest") == digest) \
+        and recorded.get("output_key") == file_key(output) and recorded.get("sha256") == file_sha256(output)
 
 
 def zea_done(path: Path, digest: str | None = None) -> bool:

@@ -78,7 +78,11 @@ def _check_imu_coverage(imu: Signal, streams: list[Stream], label: str) -> None:
     records IMU samples throughout a capture (about 30 Hz on average)."""
     clock = imu.clock
     ends = [int(stream.clock[-1]) for stream in streams if stream.clock is not None and stream.clock.size]
-    if clock is None or clock.size < 2 or not ends:
+    if not ends:
+        return
+    if clock is None or clock.size < 2:
+        warnings.warn(f"{label}: holds {0 if clock is None else clock.size} IMU samples: cut short?",
+                      TruncatedDataWarning, stacklevel=4)
         return
     period = (int(clock[-1]) - int(clock[0])) / (clock.size - 1)   # mean: Clarius samples in bursts
     gap = max(ends) - int(clock[-1])
@@ -144,7 +148,7 @@ class _CaptureReader:
             return None
         curves, declared = parse_tgc(region.text(), region.label)
         declared_by = {"its 'frames:' line": declared}
-        if suffix in self.ymls:
+        if suffix in self.ymls and suffix not in self.files.raws:  # timing only: the tgc is the clock
             declared_by[self.files.ymls[suffix].label] = self.ymls[suffix].n_frames
         _check_count(region.label, "TGC entries", curves.clock.size, declared_by)
         return curves

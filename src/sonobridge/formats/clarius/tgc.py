@@ -34,7 +34,8 @@ def parse_tgc(text: str, label: str) -> tuple[TgcCurves, int | None]:
         rows.append(points or previous)
         previous = rows[-1]
         clock.append(int(match.group(1)))
-    if len(clock) > 1 and clock[-1] < clock[-2] and text.rstrip().endswith(matches[-1].group(1)):
+    last, before = (matches[-1].group(1), matches[-2].group(1)) if len(matches) > 1 else ("", "")
+    if len(last) < len(before) and text.endswith(last):   # the file ends inside the last number
         warnings.warn(f"{label}: the file ends inside its last entry (timestamp {clock[-1]} after "
                       f"{clock[-2]}): cut short; {len(clock) - 1} complete entries kept",
                       TruncatedDataWarning, stacklevel=2)
