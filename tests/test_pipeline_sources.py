@@ -156,24 +156,33 @@ def test_damaged_outputs_are_rebuilt(tmp_path, keep_mtime):
 
 
 def _raising_damage(path: Path, scratch: Path) -> bytes:
-    """The bytes of ``path`` with 64 bytes inverted where h5py then raises while walking the file
-    (RuntimeError such as "Link iteration failed (bad heap free list)" preferred)."""
+    """The bytes of ``path`` with 64 bytes inverted at one of its HDF5 metadata structures (symbol
+    table node, B-tree, local heap, found by their signatures) such that ``zea.validate`` raises
+    (as it did: RuntimeError "Unable to get group info (bad symbol table node signature)"), else
+    such that h5py raises while walking the file."""
     import h5py
 
-    data, found = path.read_bytes(), {}
-    for offset in range(0, min(len(data), 1 << 16), 500):
+    import sonobridge.zea as sz
+
+    data, walk_raises = path.read_bytes(), None
+    offsets = [data.find(signature) for signature in (b"SNOD", b"TREE", b"HEAP")]
+    for offset in [o for o in offsets if o > 0]:
         damaged = bytearray(data)
         damaged[offset:offset + 64] = bytes(b ^ 0xFF for b in damaged[offset:offset + 64])
         scratch.write_bytes(bytes(damaged))
         try:
+            sz.validate(scratch)
+        except Exception:  # noqa: BLE001 - what the done-check must survive
+            return bytes(damaged)
+        try:
             with h5py.File(scratch, "r") as handle:
                 handle.visititems(lambda name, item: item.attrs.keys())
-        except Exception as error:  # noqa: BLE001 - any raising damage will do, RuntimeError best
-            found.setdefault(type(error) is RuntimeError, bytes(damaged))
-            if type(error) is RuntimeError:
-                break
-    assert found, "no damage found that makes h5py raise"
-    return found.get(True, found.get(False))
+        except RuntimeError:
+            walk_raises = walk_raises or bytes(damaged)
+        except Exception:  # noqa: BLE001, S112 - other damage: look further
+            continue
+    assert walk_raises, "no damage found that makes HDF5 raise"
+    return walk_raises
 
 
 def test_an_output_that_makes_hdf5_raise_is_rebuilt(tmp_path):
@@ -277,6 +286,11 @@ def test_a_killed_lock_holder_releases_the_folder(tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(OutputLockedError, match=f"pid {holder.pid}"):
             process([tmp_path / "cohort"], out, probe="L7", progress=False)
+        cli = subprocess.run([sys.executable, "-m", "sonobridge.cli", "process", str(tmp_path / "cohort"), "--out",
+                              str(out), "--probe", "L7", "-q", "--wait", "0.3"], env=ENVIRONMENT,
+                             capture_output=True, text=True, timeout=120)
+        lines = cli.stderr.strip().splitlines()
+        assert cli.returncode == 1 and len(lines) == 1 and str(out) in lines[0] and f"pid {holder.pid}" in lines[0]
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
     finally:
@@ -363,7 +377,10 @@ def test_a_single_clarius_stream_file_keys_on_its_own_files(tmp_path):
     raw = _capture(tmp_path / "a", seed=1)
     items, _ = discover([raw])
     assert len(items) == 1 and items[0].root == raw
-    assert [entry[0] for entry in source_key(items[0])] == ["cap_env.raw"]
+    key = source_key(items[0])
+    assert [entry[0] for entry in key] == ["cap_env.raw", "cap_env.yml"]        # the yml it is read with
+    (tmp_path / "a" / "cap_env.yml").write_text((tmp_path / "a" / "cap_env.yml").read_text() + "\n")
+    assert source_key(items[0]) != key
 
 
 # ------------------------------------------------------------------ QC

@@ -294,7 +294,8 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     options = {k: v for k, v in (("probe", args.probe), ("sound_speed_m_s", args.sound_speed)) if v}
     results = process(args.paths, args.out, dicom=args.dicom, workers=args.workers, scheduler=args.scheduler,
-                      overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise, **options)
+                      overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise,
+                      lock_timeout_s=args.wait, **options)
     statuses = {label: _overall(result) for label, result in results.items()}
     out = Path(args.out) if args.out else Path(args.paths[0]).resolve().parent / "sonobridge-out"
     if args.json:
@@ -456,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--workers", type=int, default=2, help="recordings processed side by side (default 2)")
     process.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask cluster")
     process.add_argument("--overwrite", action="store_true", help="redo every stage")
+    process.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                         help="wait up to this long for another run on the same --out folder (default: exit)")
     process.add_argument("--anonymise", action="store_true", help=ANONYMISE_HELP)
     _add_reader_options(process)
     process.set_defaults(handler=cmd_process)

@@ -42,7 +42,7 @@ LOCK_POLL_S = 0.2
 _STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "ingest": ("h5py", "hdf5plugin", "numcodecs", "sonobridge.export.zea", "sonobridge.formats.zea.writer",
                "sonobridge.formats.zea.validate", "sonobridge.formats.zea.schema", "sonobridge.zea",
-               "sonobridge.processing.scan_convert", "scipy.sparse"),
+               "sonobridge.processing.scan_convert", "scipy.sparse", "sonobridge.core.anonymise"),
     "video": ("av", "sonobridge.export.video", "sonobridge.formats.video.reader", "sonobridge.formats.video.index",
               "sonobridge.processing.scan_convert", "scipy.sparse"),
     "qc": ("sonobridge.telemed", "sonobridge.zea"),
@@ -193,19 +193,9 @@ def output_lock(out: Path, timeout_s: float = 0.0):
     except OSError as error:
         raise SonobridgeError(out, f"cannot create the lock file {LOCK_NAME} ({error.strerror or error})") from None
     with handle:
-        deadline = time.monotonic() + max(0.0, timeout_s)
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "unknown"
-                    raise OutputLockedError(out, f"another sonobridge run (pid {holder}) is writing to this "
-                                                 "folder; wait for it to finish or choose another output "
-                                                 "folder") from None
-                time.sleep(LOCK_POLL_S)
+        if not _wait_for_lock(fcntl, handle, out, timeout_s):
+            yield
+            return
         try:
             handle.seek(0)
             handle.truncate()
@@ -214,6 +204,26 @@ def output_lock(out: Path, timeout_s: float = 0.0):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _wait_for_lock(fcntl, handle, out: Path, timeout_s: float) -> bool:
+    """Take the lock on ``handle`` within ``timeout_s`` seconds (True), or raise
+    :class:`OutputLockedError`; False where the file system offers no locks (run unlocked)."""
+    deadline = time.monotonic() + max(0.0, timeout_s)
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise OutputLockedError(out, f"another sonobridge run (pid {holder}) is writing to this folder; "
+                                             "wait for it to finish or choose another output folder") from None
+            time.sleep(LOCK_POLL_S)
+        except OSError as error:              # e.g. ENOLCK on some network file systems
+            log.warning("%s: cannot lock %s (%s); run one process per folder", out, LOCK_NAME, error)
+            return False
 
 
 def preload(items: Iterable[Item], stages: Iterable[str]) -> None:

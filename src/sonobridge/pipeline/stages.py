@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.recording import Recording
+from ..core.recording import Recording, Stream
 from ..errors import SonobridgeError
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,21 @@ class Item:
 
     @property
     def source_files(self) -> list[Path]:
-        """The files the recording is read from: its file, or in a folder of loose Clarius
-        captures the files of this capture (``<prefix>_*``)."""
+        """The files the recording is read from: its file (a tar package as a whole), or for
+        loose Clarius files the files of the capture (``<prefix>_*``: its streams' ``.raw``,
+        ``.yml``, ``.tgc``, IMU) in its folder."""
+        from ..formats.clarius.package import split_name
+
         root = self.root
-        if not root.is_dir():
+        if self.format != "clarius-raw":
             return [root]
-        prefix = PurePosixPath(self.label.rpartition(":")[2]).name
-        return sorted(p for p in root.iterdir() if p.is_file() and p.name.startswith(f"{prefix}_"))
+        if root.is_dir():
+            folder, prefix = root, PurePosixPath(self.label.rpartition(":")[2]).name
+        elif (parts := split_name(root.name)) is not None:          # one stream file named by the user
+            folder, prefix = root.parent, parts[0]
+        else:
+            return [root]
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.name.startswith(f"{prefix}_"))
 
     def open(self) -> Recording:
         """Read the recording."""
@@ -98,8 +106,8 @@ def _status(function, *args: Any, **kwargs: Any) -> str:
         return function(*args, **kwargs)
     except SonobridgeError as error:
         return f"error: {error.problem}"
-    except (ValueError, OSError, IndexError) as error:
-        return f"error: {type(error).__name__}: {error}"
+    except (ValueError, OSError, IndexError) as error:      # third-party text: its first line only
+        return f"error: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
 
 
 def source_key(item: Item) -> list:
@@ -287,7 +295,7 @@ def dicom(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest:
     return _one_file(out_dir / f"{item.stem}.dcm", dicom_done, write, overwrite, recording, digest)
 
 
-def decodable(stream) -> str | None:
+def decodable(stream: Stream) -> str | None:
     """None when the stream's first and last frames decode, else why not (a stream that
     declares frames but whose bytes are garbage must not pass as having frames)."""
     if not stream.has_frames or stream.n_frames == 0:
@@ -302,7 +310,7 @@ def decodable(stream) -> str | None:
     return None
 
 
-def _stream_qc(stream, tolerance: int) -> dict[str, Any]:
+def _stream_qc(stream: Stream, tolerance: int) -> dict[str, Any]:
     times = stream.timestamps_s
     gaps = 0
     if times is not None and times.size > 2:
