@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import struct
 import warnings
@@ -89,6 +90,70 @@ def smash_chunk(source: Path, target: Path, dataset: str) -> Path:
     data[offset + size // 4:offset + size // 2] = bytes(size // 2 - size // 4)
     target.write_bytes(bytes(data))
     return target
+
+
+def stalled_global_heap(source: Path, target: Path) -> Path:
+    """A copy of ``source`` whose first global heap collection (text values) ends in a free-space
+    entry of size 0: HDF5 2.0 steps on it forever when it reads any text value."""
+    data = bytearray(source.read_bytes())
+    start = data.index(b"GCOL\x01\x00\x00\x00")
+    position, end = start + 16, start + struct.unpack_from("<Q", data, start + 8)[0]
+    while struct.unpack_from("<H", data, position)[0] != 0:
+        position += 16 + -(-struct.unpack_from("<Q", data, position + 8)[0] // 8) * 8
+    assert position < end
+    struct.pack_into("<Q", data, position + 8, 0)
+    target.write_bytes(bytes(data))
+    return target
+
+
+def sequence_typed_text(source: Path, target: Path) -> Path:
+    """A copy of ``source`` whose variable-length string types read as sequences of an unknown
+    kind (one flipped byte each): HDF5 2.0 crashes the interpreter converting such a value."""
+    data = re.sub(rb"\x19\x01([\x00\x01]\x00\x10\x00\x00\x00)", lambda m: b"\x19\x89" + m[1],
+                  source.read_bytes())
+    assert data != source.read_bytes()
+    target.write_bytes(data)
+    return target
+
+
+CHILD_CHECK = """
+import sys, warnings
+from pathlib import Path
+sys.path[:0] = {paths!r}
+warnings.simplefilter("ignore")
+from sonobridge.errors import FormatError
+from test_fuzz_readers import read_recording, use_log, zea_surface
+import sonobridge.zea as zea
+path = Path({path!r})
+assert not zea.validate(path).valid
+for action in {actions}:
+    try:
+        action(path)
+    except FormatError as error:
+        assert str(path) in str(error)
+    else:
+        raise AssertionError(f"{{action.__name__}} read a damaged file")
+"""
+
+
+@pytest.mark.parametrize("damage", [stalled_global_heap, sequence_typed_text])
+@pytest.mark.parametrize("kind", ["zea", "sidecar"])
+def test_damage_that_hangs_or_crashes_hdf5_is_refused(tmp_path, kind, damage):
+    """HDF5 itself loops forever on a zero-size global heap entry and crashes on a string type
+    damaged into a sequence; the readers look first. Run in a child process with a timeout, so a
+    regression fails instead of hanging or taking pytest down."""
+    import subprocess
+    import sys
+
+    if kind == "zea":
+        path, actions = damage(ZEA / "tiny.hdf5", tmp_path / "bad.hdf5"), "(zea_surface, read_recording)"
+    else:
+        path = damage(make_sidecar(tmp_path / "ok.tvd.h5", n=3), tmp_path / "bad.tvd.h5")
+        actions = "(use_log, read_recording)"
+    here = str(Path(__file__).parent)
+    script = CHILD_CHECK.format(paths=[here, *sys.path], path=str(path), actions=actions)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 # ---------------------------------------------------------------- zea
@@ -196,8 +261,8 @@ def use_log(path: Path) -> None:
     log = telemed.Log(path)
     log.mean_fps, log.image_dy_cm_per_px
     if log.has_frames:
-        log.frame(log.n_frames - 1, crop="panel")
-        log.image_slice(1)
+        log.frame(log.n_frames - 1, crop="panel", panel=min(log.b_mode_rois))
+        log.image_slice(min(log.b_mode_rois))
         telemed.looks_lut_inverted(path)
     telemed.verify_complete(path)
 

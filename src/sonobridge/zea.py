@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .errors import READ_ERRORS, FormatError, read_faults
+from .formats.h5guard import refuse_crashing, refuse_hanging
 from .formats.zea.schema import dataset_value
 from .formats.zea.validate import Finding, Report, is_legacy, track_groups, validate
 from .formats.zea.writer import CODECS, InvalidZeaDataError, file_tree, write_tree
@@ -45,14 +46,15 @@ def _reads(method: _Method) -> _Method:
     return wrapper  # type: ignore[return-value]
 
 
-def _lookup(group, key: str, path: str):
+def _lookup(group, key: str | bytes, path: str):
     """``group[key]``, datasets with reads that speak FormatError: KeyError when a name on the
     path is not listed in its group (as h5py), FormatError when it is listed but cannot be opened
     (h5py's own ``in`` and lookup cannot tell the two apart on a damaged file)."""
     import h5py
 
     item = group
-    for name in (part for part in key.split("/") if part):
+    separator = b"/" if isinstance(key, bytes) else "/"      # h5py lists undecodable names as bytes
+    for name in (part for part in key.split(separator) if part):
         with _reading(path):
             listed = isinstance(item, h5py.Group) and name in list(item)
         if not listed:
@@ -223,12 +225,14 @@ class File:
         if mode != "r":
             raise ValueError("sonobridge.zea.File opens files for reading; write with the zea writer")
         self.path = str(path)
+        refuse_hanging(path)
         try:
             self.h5 = h5py.File(path, "r", locking=False)
         except READ_ERRORS as error:
             raise FormatError(path, f"not a readable HDF5 file ({error})") from None
         try:
             with _reading(self.path):
+                refuse_crashing(self.h5, path, skip=("custom/",))
                 track_groups(self.h5)        # the structure every access relies on is readable
         except FormatError:
             self.close()

@@ -24,6 +24,7 @@ from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Stream
 from ...errors import READ_ERRORS, FormatError, read_faults
+from ..h5guard import refuse_crashing, refuse_hanging
 
 FORMAT = "telemed-tvd-h5"
 SCHEMA = "v1"
@@ -124,11 +125,13 @@ def read_sidecar(path: str | os.PathLike, keep_open: bool = True) -> Sidecar:
     closed and ``frames`` is None; ``has_frames`` tells whether the file holds any)."""
     import h5py
 
+    refuse_hanging(path)
     try:
         handle = h5py.File(path, "r")
     except READ_ERRORS as error:
         raise FormatError(path, f"not a readable HDF5 file ({error})") from None
     try:
+        refuse_crashing(handle, path)
         sidecar, attrs = _parse(handle)
         problem = _inconsistency(sidecar, attrs)
     except READ_ERRORS as error:

@@ -20,7 +20,9 @@ from ...core import serialize
 from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Signal, Stream
+from ...core.tgc import TgcCurves
 from ...errors import READ_ERRORS, FormatError, UnsupportedInputError, read_faults
+from ..h5guard import refuse_crashing, refuse_hanging
 from .products import Layout
 from .passthrough import ZeaFrames
 from .schema import dataset_value
@@ -36,11 +38,14 @@ def open_zea(path: str | os.PathLike):
     import h5py
     import hdf5plugin  # noqa: F401
 
+    refuse_hanging(path)
     try:
         handle = h5py.File(path, "r", locking=False)
     except READ_ERRORS as error:
         raise FormatError(path, f"not a readable HDF5 file ({error})") from None
     try:
+        # files we wrote hold text only; elsewhere custom/ is free-form and read on request only
+        refuse_crashing(handle, path, skip=() if CORE_KEY in handle else ("custom/",))
         tracks = track_groups(handle)
     except READ_ERRORS as error:
         _close(handle)
@@ -102,7 +107,7 @@ class _CoreReader:
                       dtype=dtype, frames=frames, clock_source=record["clock"],
                       clock_unit_s=record["clock_unit_s"], geometry=record["geometry"],
                       parameters=record["parameters"], metadata=record["metadata"],
-                      per_frame=record["per_frame"], provenance=record["provenance"],
+                      per_frame=_checked_per_frame(record["per_frame"]), provenance=record["provenance"],
                       time_origin=record["time_origin"], declared_n_frames=record["declared_n_frames"])
 
     def recording(self) -> Recording:
@@ -112,6 +117,18 @@ class _CoreReader:
         return Recording(name=core["name"], streams={s.name: s for s in streams},
                          signals={s.name: s for s in signals}, start_time=core["start_time"],
                          parameters=core["parameters"], provenance=core["provenance"])
+
+
+def _checked_per_frame(per_frame: dict[str, Any]) -> dict[str, Any]:
+    """The per-frame values of a stream record, with TGC curves checked for consistent shapes
+    (``depth_m`` and ``gain_db`` ``(n_entries, n_points)``, one clock value per entry): the record
+    is JSON a damaged file can garble into something that only fails later, far from the file."""
+    for name, value in per_frame.items():
+        if isinstance(value, TgcCurves):
+            depth, gain, clock = (np.asarray(v) for v in (value.depth_m, value.gain_db, value.clock))
+            if depth.ndim != 2 or depth.shape != gain.shape or clock.shape != depth.shape[:1]:
+                raise ValueError(f"per-frame {name}: depth {depth.shape}, gain {gain.shape}, clock {clock.shape}")
+    return per_frame
 
 
 class _GenericReader:

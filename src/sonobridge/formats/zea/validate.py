@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import READ_ERRORS
+from ..h5guard import global_heap_problem, vlen_sequence_item
 from .schema import (CHANNEL_PRODUCTS, CONSISTENT_DIMS, CUSTOM_MAP_DTYPES, FLOAT_MAPS, GENERIC_MAP_DIMS,
                      MAP_PRODUCTS, PROBE_FIELDS, RAW_DIMS, SCAN_FIELDS, dataset_value, dtype_name)
 
@@ -63,13 +64,22 @@ def validate(path: str | Path) -> Report:
     import hdf5plugin  # noqa: F401  (registers the Blosc and other filters zea uses)
 
     report = Report(str(path))
+    problem = global_heap_problem(path)
+    if problem:                       # HDF5 would hang reading its text values: not opened
+        report.findings.append(Finding("", problem))
+        return report
     try:
         handle = h5py.File(path, "r", locking=False)
     except READ_ERRORS as error:
         report.findings.append(Finding("", f"not a readable HDF5 file ({error})"))
         return report
     try:
-        _Checker(handle, report).run()
+        item = vlen_sequence_item(handle, skip=("custom/",))
+        if item:
+            report.findings.append(Finding(item.split("@")[0].lstrip("/"), "stored as a variable-length sequence, "
+                                           "where the format keeps text (a damaged type): not read"))
+        else:
+            _Checker(handle, report).run()
     except READ_ERRORS as error:
         # a damaged or mis-shaped file: e.g. a group where a dataset belongs, unreadable chunks
         report.findings.append(Finding("", f"unreadable structure or data ({type(error).__name__}: {error})"))
