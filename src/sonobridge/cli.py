@@ -141,8 +141,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
     failures: dict[str, str] = {}
     written: dict[str, dict[str, Any]] = {}
-    for label, recording in _each_recording(args.paths, args, failures):
-        stem = output_stem(label)
+    sources = _find_sources(args.paths, failures)
+    stems = unique_stems([source.label for source in sources])       # same-named files: no overwrite
+    for source, recording in _open_each(sources, args, failures):
+        label, stem = source.label, stems[source.label]
         if args.anonymise:
             from .core.anonymise import anonymise_recording
 
@@ -261,16 +263,40 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
+def _stems_per_folder(labels: list[str], folder_of) -> dict[str, str]:
+    """``{label: stem}``, stems unique within each output folder (:func:`unique_stems`)."""
+    groups: dict[Path, list[str]] = {}
+    for label in labels:
+        groups.setdefault(Path(folder_of(label)).resolve(), []).append(label)
+    return {label: stem for group in groups.values() for label, stem in unique_stems(group).items()}
+
+
+def _source_digest(source, stem: str, args: argparse.Namespace) -> str:
+    """The digest the outputs of ``source`` record, as ``sonobridge process`` computes it
+    (:func:`sonobridge.pipeline.stages.output_digest`), so an output of a changed source is rebuilt."""
+    from .pipeline.stages import Item, output_digest, source_key
+
+    item = Item(source.label, source.format, stem, tuple(sorted(_reader_options(args).items())))
+    return output_digest(source_key(item), bool(args.anonymise))
+
+
 def cmd_video(args: argparse.Namespace) -> int:
     from .export.video import export_video
 
     failures: dict[str, str] = {}
     results: dict[str, str] = {}
-    for label, recording in _each_recording(args.paths, args, failures):
-        out_dir = args.out_dir or Path(label.split(":")[0]).parent
-        produced = export_video(recording, out_dir, stem=output_stem(label), crf=args.crf, keyint=args.keyint,
+    sources = _find_sources(args.paths, failures)
+
+    def folder_of(label: str) -> Path:
+        return Path(args.out_dir) if args.out_dir else Path(label.split(":")[0]).parent
+
+    stems = _stems_per_folder([source.label for source in sources], folder_of)
+    for source, recording in _open_each(sources, args, failures):
+        label, stem = source.label, stems[source.label]
+        produced = export_video(recording, folder_of(label), stem=stem, crf=args.crf, keyint=args.keyint,
                                 fps=args.fps, flip=args.flip, skip_existing=not args.overwrite,
-                                overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise)
+                                overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise,
+                                source_digest=_source_digest(source, stem, args))
         if not produced:
             failures[label] = _report(UnsupportedInputError(label, "no image stream to encode (grey/RGB, dB image "
                                                                    "or amplitude frames)"))

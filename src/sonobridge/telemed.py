@@ -26,14 +26,12 @@ from .formats.telemed.autocrop import inner_image_box, panel_mean
 from .formats.telemed.autoint import connect, export_h5, keep_full_speed
 from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, recording_from_sidecar, write_sidecar
 from .errors import SonobridgeError, read_faults
+from .formats.telemed.qc import COMPLETENESS_TOLERANCE, looks_lut_inverted
 from .formats.telemed.uiff import read_tvd_n_frames
 
 __all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "connect", "crop_folder", "crop_video", "export_h5",
            "export_video", "keep_full_speed", "looks_lut_inverted", "process", "read_tvd_n_frames", "verify_complete",
            "write_sidecar"]
-
-#: declared (container) counts run ~2 above EchoWave's; a gap beyond this means a truncated load
-COMPLETENESS_TOLERANCE = 16
 
 
 def _stem(path: Path) -> str:
@@ -397,16 +395,3 @@ def backfill_tvd_n_frames(source: str | os.PathLike | Iterable) -> dict[str, int
                     handle.attrs["tvd_declared_n_frames"] = declared
         results[str(path)] = declared
     return results
-
-
-def looks_lut_inverted(h5: str | os.PathLike, frames: int = 16) -> bool:
-    """True when the primary panel looks LUT-inverted (EchoWave < 4.4.0 exported 255 - x): its
-    median over a few frames is above mid-grey, where B-mode images are mostly dark."""
-    sidecar = read_sidecar(h5)
-    try:
-        if sidecar.frames is None or 1 not in sidecar.rois:
-            return False
-        with read_faults(h5, "/frames/gray unreadable"):
-            return float(np.median(panel_mean(sidecar.frames, sidecar.rois[1], frames))) > 127
-    finally:
-        sidecar.close()

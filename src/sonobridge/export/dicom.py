@@ -245,7 +245,8 @@ def export_dicom(source: Recording | Stream, path: str | os.PathLike, *, patient
     manufacturer = (stream.provenance.format if stream.provenance else "") or ""
     ds = build_dataset(stream, patient=patient, start_time=start, compression=compression, anonymise=anonymise,
                        manufacturer={"clarius-raw": "Clarius"}.get(manufacturer, ""))
-    with atomic_path(path) as temporary:
+    # the pixel data as built (raw for "none", encoded otherwise) is a lower bound of the file size
+    with atomic_path(path, expected_size=len(ds.get("PixelData") or b"")) as temporary:
         save_dataset(ds, temporary)
     return path
 

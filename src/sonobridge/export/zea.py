@@ -229,7 +229,10 @@ def copied_tree(recording: Recording, handle, anonymise: bool = False) -> Group:
             records.append(_stream_record(stream, None, None))
             continue
         frames = stream.frames
-        track = next(i for i, key in enumerate(tracks) if not key or frames.key.startswith(f"/{key}/"))
+        track = next((i for i, key in enumerate(tracks) if not key or frames.key.startswith(f"/{key}/")), None)
+        if track is None:                # e.g. frames in custom/: not a product of any track
+            raise InvalidZeaDataError(handle.filename, f"stream {stream.name!r}: its frames ({frames.key}) are "
+                                                       f"not under any track group, not copied")
         records.append(_stream_record(stream, track, _copied_layout(stream, frames, tracks[track], layouts)))
     report = check_tree(tree, handle.filename)
     if not report.valid:                 # an invalid input is refused, not passed through
@@ -268,20 +271,16 @@ def recording_tree(recording: Recording, *, scan_converted: bool = True,
 
 def export_zea(recording: Recording, path: str | os.PathLike, *, scan_converted: bool = True,
                pixel_size_m: float | None = None, compression: str | Mapping | None = "fast",
-               overwrite: bool = False, progress: bool = False, source_digest: str | None = None,
-               anonymise: bool = False) -> Path:
+               overwrite: bool = False, progress: bool = False, anonymise: bool = False) -> Path:
     """Write ``recording`` to ``path`` as a zea file (see the module docs); returns the path.
 
     ``scan_converted``: add the B-mode image of envelope streams (``image_sc``);
     ``pixel_size_m``: its pixel size (default: from the sample spacing); ``compression``: see
-    :func:`sonobridge.formats.zea.writer.filter_options`; ``source_digest``: the digest of the
-    source it is made from, kept as ``custom/sonobridge/source_digest``; ``anonymise``: write
+    :func:`sonobridge.formats.zea.writer.filter_options`; ``anonymise``: write
     without identity (:func:`sonobridge.core.anonymise.anonymise_recording`: DICOM headers through
     the PS3.15 basic profile, no acquisition time).
     """
     if anonymise:
         recording = anonymise_recording(recording)
     tree = recording_tree(recording, scan_converted=scan_converted, pixel_size_m=pixel_size_m, anonymise=anonymise)
-    if source_digest is not None:        # what it was built from: see sonobridge.pipeline.stages
-        tree["custom"]["sonobridge"]["source_digest"] = np.asarray(source_digest, dtype=object)
     return write_tree(tree, path, compression=compression, overwrite=overwrite, progress=progress)

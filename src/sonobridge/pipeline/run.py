@@ -11,7 +11,6 @@ operating system when the holder dies, however it ends).
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import json
 import logging
@@ -28,8 +27,8 @@ from typing import Any
 from ..errors import SonobridgeError
 from ..export.atomic import write_bytes_atomic
 from .report import html_report
-from ..export.naming import output_stem
-from .stages import STAGES, Item, outputs_complete, source_digest, source_key
+from ..export.naming import output_stem, unique_stems
+from .stages import STAGES, Item, ItemInputs, output_digest, outputs_complete, source_key
 
 log = logging.getLogger(__name__)
 
@@ -77,34 +76,27 @@ def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tup
                   for s in found]
     # the same recording reached through two sources (a folder and a file in it) is one item;
     # labels are unique per recording (e.g. ``pkg.tar:p1/x`` and ``pkg.tar:p2/x``), so nothing else merges
-    return _unique_stems(list(dict.fromkeys(items))), problems
-
-
-def _unique_stems(items: list[Item]) -> list[Item]:
-    """Recordings whose stems collide (e.g. ``p1/IM0001.dcm`` and ``p2/IM0001.dcm``) get a short
-    hash of their label appended, so no two recordings share outputs."""
-    import hashlib
-    from dataclasses import replace
-
-    counts = Counter(item.stem for item in items)
-    return [replace(item, stem=f"{item.stem}-{hashlib.sha1(item.label.encode()).hexdigest()[:8]}")
-            if counts[item.stem] > 1 else item for item in items]
+    items = list(dict.fromkeys(items))
+    stems = unique_stems([item.label for item in items])         # colliding stems get a hash of the label
+    return [replace(item, stem=stems[item.label]) for item in items], problems
 
 
 def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool = False,
              previous: dict[str, Any] | None = None, gates: dict[str, Any] | None = None) -> dict[str, Any]:
     """All stages of one recording, in order; ``{stage: status, "seconds": {stage: s}}``. When
     the previous run's result for the same, unchanged source lists outputs that all still check
-    out, it is returned with every status "hit" (the recording is not even opened)."""
+    out, it is returned with every status "hit" (the recording is not even opened). The modules
+    the stages need are imported first (:func:`preload`: a Dask worker has not imported them)."""
+    preload([item], stages)
     folder = Path(out_dir)
     key = source_key(item)
     # recorded in every output; an output is done only if it matches (made with the same anonymise setting)
-    digest = source_digest([*key, ["anonymised", "PS3.15 basic"]] if item.anonymise else key)
+    digest = output_digest(key, item.anonymise)
     if previous and not overwrite and previous.get("source_key") == key and set(stages) <= set(previous) \
             and outputs_complete(previous, folder, item, digest):
         return _as_hits(previous)
     result: dict[str, Any] = {"format": item.format, "seconds": {}, "source_key": key}
-    recording = functools.cache(item.open)        # opened once, by the first stage that needs it
+    recording = ItemInputs(item)        # opened (and a zea input validated) once, by the first stage needing it
     for stage in stages:
         with (gates or {}).get(stage) or contextlib.nullcontext():
             start = time.perf_counter()
@@ -226,16 +218,29 @@ def _wait_for_lock(fcntl, handle, out: Path, timeout_s: float) -> bool:
             return False
 
 
+_PRELOAD_LOCK = threading.Lock()
+_PRELOADED: set[str] = set()          # stages and formats whose modules are imported in this process
+
+
 def preload(items: Iterable[Item], stages: Iterable[str]) -> None:
-    """Import, in the calling thread, every module the workers will need for ``items`` and
-    ``stages`` (missing optional dependencies are left to the stage that needs them to report)."""
-    names = [name for stage in stages for name in _STAGE_MODULES.get(stage, ())]
-    names += [name for fmt in sorted({item.format for item in items}) for name in _FORMAT_MODULES.get(fmt, ())]
-    for name in dict.fromkeys(names):
-        try:
-            importlib.import_module(name)
-        except ImportError as error:
-            log.debug("preload: %s not importable (%s)", name, error)
+    """Import every module the workers will need for ``items`` and ``stages`` (missing optional
+    dependencies are left to the stage that needs them to report). Idempotent and serialised by
+    a lock: threads of one process (the local pool, a Dask worker's threads) import one at a time,
+    so none meets a partially initialised module."""
+    wanted = [f"stage:{stage}" for stage in stages] + [f"format:{item.format}" for item in items]
+    if _PRELOADED.issuperset(wanted):
+        return
+    with _PRELOAD_LOCK:
+        for group in dict.fromkeys(wanted):
+            if group in _PRELOADED:
+                continue
+            kind, _, name = group.partition(":")
+            for module in (_STAGE_MODULES if kind == "stage" else _FORMAT_MODULES).get(name, ()):
+                try:
+                    importlib.import_module(module)
+                except ImportError as error:
+                    log.debug("preload: %s not importable (%s)", module, error)
+            _PRELOADED.add(group)
 
 
 def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, executor: Any, scheduler: str | None,

@@ -2,27 +2,28 @@
 output is already complete and valid (not merely present) and returns ``"built"``, ``"hit"``,
 ``"skipped: ..."`` or ``"error: ..."``; outputs are written under temporary names and renamed.
 
-* ingest: the recording as a zea-format HDF5 file (``<stem>.hdf5``) unless it already is one;
-  done when the file validates.
+* ingest: the recording as a zea-format HDF5 file (``<stem>.hdf5``) unless it already is one
+  (a zea input is validated once per recording, for ingest and qc); done when its record matches.
 * video: one lossless mp4 + frame index (+ ``.dnav-toc``) per image stream; done when the index
   matches the video (and the ``.dnav-toc`` the index: a stale one is rewritten from it).
 * qc: completeness (frames vs declared), timing gaps, calibration, whether the first and last
   frames decode, LUT inversion (Telemed), validity of a zea input.
-* dicom (optional): an Ultrasound Multi-frame object (``<stem>.dcm``); done when it decodes.
+* dicom (optional): an Ultrasound Multi-frame object (``<stem>.dcm``); done when its record
+  matches and its first frame decodes.
 
 Outputs follow their sources: every output records the digest of the source key (names, sizes,
 modification times and a content fingerprint of the source files, :func:`source_key`) it was
-built from, and counts as done only while that matches the source as it is now: the zea file in
-``custom/sonobridge/source_digest``, a video in its index (``source.source_digest``), a DICOM
-output in its sidecar (keeping the DICOM object free of private elements). Only a digest is
-stored, never the source's file names.
+built from, and counts as done only while that matches the source as it is now. One mechanism
+per kind of output: the zea and DICOM outputs have a record beside them, ``<output>.source.json``
+(keeping the outputs themselves free of private data); a video has its index
+(``source.source_digest``). Only a digest is stored, never the source's file names.
 
-Outputs must also be intact: beside the zea and DICOM outputs a record ``<output>.source.json``
-holds the source digest, the output's key (size, modification time, SHA-256 of its first and last
-64 KiB) and the SHA-256 of the whole output, so an output changed after it was written (flipped
-bytes, even with its modification time put back; a copy from elsewhere) is not trusted (their
-done-checks read the whole file anyway, to validate it). A video is vouched for by its index,
-keyed on the video as datanavigator keys its ``.dnav-toc`` (no full read on every re-run). An
+Outputs must also be intact, without reading them whole on every re-run: the record holds the
+output's key (size, modification time in ns, SHA-256 of its first and last 64 KiB), as the video
+index keys its video (and datanavigator its ``.dnav-toc``), so an output rewritten, truncated,
+copied from elsewhere or changed near its start or end is not trusted. A change of bytes in the
+middle of an output that keeps its size and puts its modification time back is not seen (the
+price of a re-run that costs a few per cent of the first run); ``--overwrite`` rebuilds. An
 output that cannot be opened or checked (damaged bytes) is not done either, and is rebuilt.
 """
 from __future__ import annotations
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 GAP_FACTOR = 2.0          # an interval longer than this many median intervals is a timing gap
 RECORD_SUFFIX = ".source.json"        # <output>.source.json: what an output was built from, and its key
 RECORD_FORMAT = "sonobridge-output-record/1"
-HASH_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,32 @@ class Item:
         raise SonobridgeError(self.label, "no longer found")
 
 
+class ItemInputs:
+    """What the stages of one recording read, each computed once per run of the item (the stages
+    of one item run in order, in one thread): calling it opens the recording (on first use),
+    :meth:`zea_input_qc` validates a zea input."""
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+
+    @functools.cached_property
+    def recording(self) -> Recording:
+        return self.item.open()
+
+    def __call__(self) -> Recording:
+        return self.recording
+
+    @functools.cached_property
+    def zea_qc(self) -> dict[str, Any]:
+        return zea_input_qc(self.item.label)
+
+
 Opener = Callable[[], "Recording"]
+
+
+def _zea_input_qc(item: Item, recording: Opener) -> dict[str, Any]:
+    """:func:`zea_input_qc` of a zea input, once per :class:`ItemInputs`."""
+    return recording.zea_qc if isinstance(recording, ItemInputs) else zea_input_qc(item.label)
 
 
 def _status(function, *args: Any, **kwargs: Any) -> str:
@@ -129,21 +154,15 @@ def source_digest(key: list) -> str:
     return hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
 
 
+def output_digest(key: list, anonymise: bool = False) -> str:
+    """The digest outputs of a source with :func:`source_key` ``key`` record: the source digest,
+    with the anonymise setting folded in (an anonymised output is another output)."""
+    return source_digest([*key, ["anonymised", "PS3.15 basic"]] if anonymise else key)
+
+
 def _unusable(path: Path, error: BaseException) -> bool:
     log.info("%s: cannot be checked (%s: %s); it will be rebuilt", path, type(error).__name__, error)
     return False
-
-
-def zea_recorded_digest(path: Path) -> str | None:
-    """The source digest a zea output of ours records (``custom/sonobridge/source_digest``)."""
-    import h5py
-
-    from ..formats.zea.schema import dataset_value
-
-    with h5py.File(path, "r", locking=False) as handle:
-        item = handle.get("custom/sonobridge/source_digest")
-        value = dataset_value(item) if item is not None else None
-    return value.decode() if isinstance(value, bytes) else None if value is None else str(value)
 
 
 def record_path(output: Path) -> Path:
@@ -152,27 +171,18 @@ def record_path(output: Path) -> Path:
 
 
 def write_record(output: Path, digest: str | None) -> None:
-    """Record, beside a finished ``output``, the source digest it was built from and its key."""
+    """Record, beside a finished ``output``, the source digest it was built from and its key
+    (size, modification time, SHA-256 of its first and last 64 KiB; the output is not read whole)."""
     from ..export.atomic import write_bytes_atomic
     from ..formats.video.index import file_key
 
-    document = {"format": RECORD_FORMAT, "source_digest": digest, "output_key": file_key(output),
-                "sha256": file_sha256(output)}
+    document = {"format": RECORD_FORMAT, "source_digest": digest, "output_key": file_key(output)}
     write_bytes_atomic(record_path(output), json.dumps(document, indent=1).encode())
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of the whole file, read in 1 MiB blocks."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            sha.update(block)
-    return sha.hexdigest()
-
-
 def record_matches(output: Path, digest: str | None) -> bool:
-    """Whether the record beside ``output`` vouches for it as it is now (same key, same
-    SHA-256) and, when ``digest`` is given, for the source with that digest."""
+    """Whether the record beside ``output`` vouches for it as it is now (same key) and, when
+    ``digest`` is given, for the source with that digest."""
     from ..formats.video.index import file_key
 
     try:
@@ -181,21 +191,18 @@ def record_matches(output: Path, digest: str | None) -> bool:
         return False
     return isinstance(recorded, dict) and recorded.get("format") == RECORD_FORMAT \
         and (digest is None or recorded.get("source_digest") == digest) \
-        and recorded.get("output_key") == file_key(output) and recorded.get("sha256") == file_sha256(output)
+        and recorded.get("output_key") == file_key(output)
 
 
 def zea_done(path: Path, digest: str | None = None) -> bool:
-    """Whether ``path`` is an intact, valid zea file built from the source with ``digest`` (any
-    when None). A file that cannot be opened or validated (damaged bytes) is not done."""
-    from ..zea import validate
-
+    """Whether ``path`` is our zea output, unchanged since it was written (and validated) from
+    the source with ``digest`` (any when None): its record matches. A file that cannot be
+    checked is not done."""
     if not path.exists():
         return False
     try:
-        if not record_matches(path, digest) or (digest is not None and zea_recorded_digest(path) != digest):
-            return False
-        return bool(validate(path).valid)
-    except Exception as error:  # noqa: BLE001 - HDF5 raises anything on damaged bytes: rebuild then
+        return record_matches(path, digest)
+    except Exception as error:  # noqa: BLE001 - a file that cannot be keyed: rebuild it
         return _unusable(path, error)
 
 
@@ -257,7 +264,7 @@ def _write_zea(recording: Recording, target: Path, digest: str | None, anonymise
     from ..export.zea import export_zea
 
     record_path(target).unlink(missing_ok=True)        # never a record vouching for another file
-    export_zea(recording, target, overwrite=True, source_digest=digest, anonymise=anonymise)
+    export_zea(recording, target, overwrite=True, anonymise=anonymise)
     write_record(target, digest)
 
 
@@ -271,7 +278,7 @@ def _write_dicom(recording: Recording, target: Path, digest: str | None, anonymi
 
 def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> str:
     if item.format == "zea":
-        findings = zea_input_qc(item.label)["zea_findings"]
+        findings = _zea_input_qc(item, recording)["zea_findings"]
         if findings:          # not passed through as if it were fine
             more = f" (+{len(findings) - 1} more, see qc)" if len(findings) > 1 else ""
             return f"error: the zea input does not validate: {findings[0]}{more}"
@@ -344,7 +351,7 @@ def qc(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: st
     decodable; LUT inversion for Telemed; validity of a zea input."""
     from ..telemed import COMPLETENESS_TOLERANCE, looks_lut_inverted
 
-    report: dict[str, Any] = zea_input_qc(item.label) if item.format == "zea" else {}
+    report: dict[str, Any] = dict(_zea_input_qc(item, recording)) if item.format == "zea" else {}
     try:
         streams = recording().streams
     except SonobridgeError as error:

@@ -9,6 +9,7 @@ and the outputs' total size must fit in the free space of the target folder.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterable
@@ -23,6 +24,8 @@ from . import find_captures
 from .raw import RawStreamData
 
 log = logging.getLogger(__name__)
+
+COMPARE_LIMIT = 1 << 20      # bytes: an existing output up to this size is compared by content
 
 
 class _Output(NamedTuple):
@@ -62,21 +65,45 @@ def _plan(path: str | os.PathLike, out_dir: Path, overwrite: bool) -> tuple[list
                 raise UnsafeArchiveError(path, f"{sources[destination]} and {region.label} would both be "
                                                f"unpacked to {destination.name}; nothing unpacked")
             sources[destination] = region.label
-            if destination.exists() and not overwrite:
-                kept.append(destination)
-                continue
             raw = RawStreamData(region, compressed=compressed) if is_raw else None
             if raw is not None and raw.beyond_declared:
                 raise FormatError(region.label, f"the lzop data runs on past the {raw.stored_size} bytes its "
                                                 ".raw header declares (a decompression bomb?); not unpacked")
-            to_write.append(_Output(region, destination, raw))
+            output = _Output(region, destination, raw)
+            if not overwrite and _unpacked(output):
+                kept.append(destination)
+            else:
+                to_write.append(output)
     return to_write, kept
+
+
+def _unpacked(output: _Output) -> bool:
+    """Whether ``output.destination`` already holds what would be written: same size, and for
+    files up to :data:`COMPARE_LIMIT` bytes the same content (a larger file of the right size is
+    trusted: comparing would cost a full unpack)."""
+    try:
+        size = output.destination.stat().st_size
+    except OSError:
+        return False
+    if not output.destination.is_file() or size != output.size:
+        return False
+    if size > COMPARE_LIMIT:
+        return True
+    expected = hashlib.sha256()
+    for chunk in output.chunks():
+        expected.update(chunk)
+    try:
+        return hashlib.sha256(output.destination.read_bytes()).digest() == expected.digest()
+    except OSError:
+        return False
 
 
 def unpack(path: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False) -> dict[str, str]:
     """Write every capture file found at ``path`` into ``out_dir`` (lzop data decompressed).
 
-    Returns ``{output path: "built" | "hit"}``; existing outputs are kept unless ``overwrite``.
+    Returns ``{output path: "built" | "hit"}``; an existing output is kept ("hit") unless
+    ``overwrite`` when it has the size it would have (and, up to 1 MiB, the same content),
+    else it is rewritten.
     Raises :class:`~sonobridge.errors.DiskFullError` before writing anything when the outputs
     do not fit in the free space of ``out_dir``.
     """

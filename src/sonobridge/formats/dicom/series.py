@@ -129,9 +129,9 @@ class DICOMDataset:
     ``to_torch`` is used."""
 
     def __init__(self, root: str | os.PathLike, to_torch: bool = False):
-        from .. import _is_dicom
+        from .spec import SUFFIXES, has_dicom_magic
 
-        self.files = [p for p in _files(root) if _is_dicom(p)]
+        self.files = [p for p in _files(root) if p.suffix.lower() in SUFFIXES or has_dicom_magic(p)]
         self.to_torch = to_torch
 
     def __len__(self) -> int:

@@ -148,7 +148,12 @@ def complete_index(video: str | os.PathLike, source_digest: str | None = None,
     index matches it (:func:`load_index`) and, when ``source_digest`` is given, records that it
     was built from the source with this digest (``source["source_digest"]``). With ``dnav``,
     every sidecar is part of "complete": a missing or stale ``.dnav-toc`` (its key not the
-    video's) is rewritten from the index, never trusted."""
+    video's) is rewritten from the index, never trusted.
+
+    Not a pure check: this is also a repair. The done-checks of re-runs
+    (:func:`sonobridge.pipeline.stages.video_done`, ``export_video(skip_existing=True)``) call
+    it on their fast path, so a re-run that finds the video and its index intact writes a
+    missing or stale ``.dnav-toc`` (atomically, from the index, without decoding the video)."""
     if not os.path.isfile(video):
         return None
     index = load_index(video)

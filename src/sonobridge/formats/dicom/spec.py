@@ -1,0 +1,56 @@
+"""DICOM in the format registry: image files (any name inside folders when they carry the DICM
+magic), written as Ultrasound Multi-frame objects (the pipeline's ``dicom`` stage)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..spec import FormatSpec, RecordingSource
+
+SUFFIXES = (".dcm", ".dicom")
+MAGIC_OFFSET, MAGIC = 128, b"DICM"
+
+
+def has_dicom_magic(path: Path) -> bool:
+    """Whether ``path`` starts with the DICOM preamble and ``DICM`` magic."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAGIC_OFFSET + len(MAGIC))[MAGIC_OFFSET:] == MAGIC
+    except OSError:
+        return False
+
+
+def _looks_dicom(path: Path, explicit: bool) -> bool:
+    """A ``.dcm``/``.dicom`` file; or, given directly or without a suffix (PACS exports such as
+    ``IM0001``), a file with the DICM magic."""
+    suffix = path.suffix.lower()
+    if suffix in SUFFIXES:
+        return True
+    return (explicit or suffix == "") and has_dicom_magic(path)
+
+
+def _claim(path: Path, files: list[Path], explicit: bool) -> list[RecordingSource]:
+    def opener(f: Path):
+        def read(**_reader_options: Any):
+            from .reader import read_dicom
+
+            return read_dicom(f)
+        return read
+
+    return [RecordingSource(str(f), "dicom", opener(f)) for f in files if _looks_dicom(f, explicit)]
+
+
+def _write(recording, path: str | os.PathLike, **options: Any):
+    from ...export.dicom import export_dicom
+
+    return export_dicom(recording, path, **options)
+
+
+SPECS = (
+    FormatSpec(name="dicom", title="DICOM", suffixes=SUFFIXES, claim=_claim, order=30, write=_write,
+               write_suffix=".dcm", stage="dicom",
+               preload=("pydicom", "pydicom.dataset", "pydicom.filereader", "pydicom.pixels", "imagecodecs",
+                        "sonobridge.formats.dicom.reader", "sonobridge.formats.dicom.pixels",
+                        "sonobridge.export.dicom")),
+)
