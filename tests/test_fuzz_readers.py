@@ -497,3 +497,105 @@ def test_video_mp4_fuzz(tmp_path, video):
 
         results.append(outcome(path, read))
     assert {"ok", "error"} <= set(results)
+
+
+# ---------------------------------------------------------------- review fixes (issue 13 follow-up)
+def test_the_heap_scan_is_bounded_on_open_and_full_in_validation(tmp_path, monkeypatch):
+    """Opening scans for damaged global heaps only up to SCAN_LIMIT bytes (a large file is not
+    read in full to get one frame); validation scans whatever the size."""
+    import sonobridge.formats.h5guard as h5guard
+    from sonobridge.formats.h5guard import open_checked, refuse_hanging
+
+    bad = stalled_global_heap(ZEA / "tiny.hdf5", tmp_path / "bad.hdf5")
+    size = bad.stat().st_size
+    refuse_hanging(bad, limit=size - 1)                      # over the limit: not scanned
+    with pytest.raises(FormatError, match="global heap"):
+        refuse_hanging(bad, limit=size)
+    with pytest.raises(FormatError, match="global heap"):
+        open_checked(bad)                                     # default limit: 256 MiB
+    monkeypatch.setattr(h5guard, "SCAN_LIMIT", 1024)
+    report = zea.validate(bad)                                # the file is above the limit now
+    assert not report.valid and "global heap" in str(report.errors[0])
+
+
+def test_one_open_guard_with_the_free_form_rule(tmp_path):
+    """zea files: custom/ is not checked on opening, except custom/sonobridge which is read;
+    a sidecar is checked everywhere (one helper, one documented rule)."""
+    from sonobridge.formats.h5guard import close_quietly, open_checked
+    from sonobridge.formats.zea.validate import FREE_FORM, READ_FREE_FORM
+
+    path = tmp_path / "custom.hdf5"
+    shutil.copy(ZEA / "tiny.hdf5", path)
+    with h5py.File(path, "a") as handle:
+        sequence = handle.create_dataset("custom/vendor/seq", (1,), dtype=h5py.vlen_dtype("i4"))
+        sequence[0] = np.arange(2, dtype="i4")
+    handle = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
+    close_quietly(handle)
+    close_quietly(handle)                                     # closing twice is harmless
+    with pytest.raises(FormatError, match="custom/vendor/seq"):
+        open_checked(path)
+    with h5py.File(path, "a") as handle:
+        handle["custom/sonobridge/seq"] = handle["custom/vendor/seq"]
+    with pytest.raises(FormatError, match="custom/sonobridge/seq"):
+        open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
+
+
+@pytest.mark.parametrize("error", [struct.error("unpack requires a buffer of 4 bytes"), EOFError("end"),
+                                   __import__("zlib").error("bad header"), MemoryError(), OverflowError("big"),
+                                   RecursionError("deep"), NotImplementedError("vr"), IndexError("i"),
+                                   KeyError("k"), ValueError("v"), TypeError("t"), OSError("o")])
+def test_one_catch_list_for_readers(error):
+    """read_faults, the zea reads and DICOM's damaged_content turn the same failures into a
+    FormatError naming the file; the package's own errors pass through."""
+    from sonobridge.errors import read_faults
+    from sonobridge.formats.dicom.pixels import damaged_content
+
+    for guard in (read_faults("f.bin"), zea._reading("f.bin"), damaged_content("f.bin")):
+        with pytest.raises(FormatError, match="f.bin") as caught:
+            with guard:
+                raise error
+        assert type(caught.value) is FormatError
+    with pytest.raises(SonobridgeError, match="own"), read_faults("f.bin"):
+        raise SonobridgeError("f.bin", "own")
+
+
+def test_dicom_parser_errors_are_format_errors():
+    from pydicom.errors import BytesLengthException, InvalidDicomError
+
+    from sonobridge.formats.dicom.pixels import damaged_content
+
+    for error in (BytesLengthException("odd"), InvalidDicomError("no preamble")):
+        with pytest.raises(FormatError, match="damaged DICOM content"), damaged_content("f.dcm"):
+            raise error
+
+
+def test_zea_copy_of_frames_outside_every_track_is_refused(tmp_path):
+    """copied_tree raised a bare StopIteration when a stream's dataset was under no track group."""
+    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.zea.passthrough import ZeaFrames
+    from sonobridge.formats.zea.writer import InvalidZeaDataError
+
+    recording = open_recording(ZEA / "tiny.hdf5")
+    stream = next(s for s in recording.streams.values() if isinstance(s.frames, ZeaFrames))
+    frames = stream.frames
+    outside = frames.dataset.file["probe/probe_geometry"]
+    stream.frames = ZeaFrames(frames.shape, frames.dtype, lambda a, b: frames[a:b], outside)
+    with pytest.raises(InvalidZeaDataError, match="not under any track group"):
+        export_zea(recording, tmp_path / "out.hdf5")
+    assert not list(tmp_path.iterdir())
+
+
+def test_dicom_export_checks_free_space_before_writing(tmp_path):
+    """export_dicom refuses, before writing, an output larger than the free space (as the zea
+    writer does): the message is the free-space check's, and nothing is left behind."""
+    from test_faults import tmpfs
+    from test_video import image_stream
+
+    from sonobridge.errors import DiskFullError
+    from sonobridge.export.dicom import export_dicom
+
+    frames = np.random.default_rng(0).integers(0, 256, (40, 160, 200), np.uint8)     # 1.28 MB raw
+    with tmpfs(tmp_path / "disk", "1m") as disk:
+        with pytest.raises(DiskFullError, match="not enough free space"):
+            export_dicom(image_stream(frames), disk / "big.dcm")
+        assert not list(disk.iterdir())

@@ -432,3 +432,189 @@ def test_qc_flags_a_zea_input_that_does_not_validate(tmp_path):
     assert good["ingest"] == "skipped: already zea"
     statuses = json.loads((tmp_path / "out" / REPORT_JSON).read_text())["summary"]["status"]
     assert statuses[str(cohort / "bad.hdf5")] == "error"
+
+
+# ------------------------------------------------------------------ review of issue 13 (findings 4-17)
+def test_the_record_keys_the_output_without_a_whole_file_hash(tmp_path):
+    """Re-runs trust the record's key (size, mtime, head/tail SHA-256) and source digest; no
+    SHA-256 of the whole output is written or compared, and the zea file holds no digest of its own."""
+    import h5py
+
+    from sonobridge.pipeline.stages import zea_done
+
+    _capture(tmp_path / "cohort" / "a", seed=1)
+    out = tmp_path / "out"
+    first = _only(process([tmp_path / "cohort"], out, probe="L7", progress=False))
+    target = out / "a-cap.hdf5"
+    record = json.loads(record_path(target).read_text())
+    assert set(record) == {"format", "source_digest", "output_key"}
+    assert record["output_key"] == file_key(target)
+    assert record["source_digest"] == source_digest(first["source_key"])
+    with h5py.File(target, "r") as handle:                 # one store: the record beside the output
+        assert "source_digest" not in handle["custom/sonobridge"]
+    assert zea_done(target, record["source_digest"]) and not zea_done(target, "0" * 64)
+    record_path(target).unlink()                           # no record: not vouched for
+    assert not zea_done(target, record["source_digest"])
+
+
+def test_export_zea_has_no_source_digest_parameter(tmp_path):
+    from sonobridge.export.zea import export_zea
+
+    raw = _capture(tmp_path / "a", seed=1)
+    with pytest.raises(TypeError):
+        export_zea(open_recording(raw.parent, probe="L7"), tmp_path / "x.hdf5", source_digest="0" * 64)
+
+
+def test_a_zea_input_is_validated_once_per_item(tmp_path, monkeypatch):
+    import sonobridge.pipeline.stages as stages
+    from sonobridge.pipeline.run import run_item
+
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    shutil.copy(SHARED / "data" / "zea" / "hand_bad_int32_raw.hdf5", cohort / "bad.hdf5")
+    calls = []
+    real = stages.zea_input_qc
+
+    def counting(path):                                    # the real validation, counted
+        calls.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(stages, "zea_input_qc", counting)
+    items, _ = discover([cohort])
+    result = run_item(items[0], str(tmp_path / "out"), ("ingest", "video", "qc"))
+    assert calls == [str(cohort / "bad.hdf5")]
+    assert result["ingest"].startswith("error: the zea input does not validate")
+    assert result["qc"]["zea_valid"] is False and result["qc"]["zea_findings"]
+
+
+def test_discover_uses_the_one_stem_deduplication(tmp_path):
+    import sonobridge.pipeline.run as run
+    from sonobridge.export.naming import unique_stems
+
+    for folder in ("p1", "p2"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(PYDICOM / "SC_rgb_rle_2frame.dcm", tmp_path / folder / "IM1.dcm")
+    items, _ = discover([tmp_path])
+    assert {i.label: i.stem for i in items} == unique_stems([i.label for i in items])
+    assert len({i.stem for i in items}) == 2 and not hasattr(run, "_unique_stems")
+
+
+def _cli(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sonobridge.cli", *map(str, args)], env=ENVIRONMENT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _same_named(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "a" / "IM1.dcm", tmp_path / "b" / "IM1.dcm"
+    for path, fixture in ((a, "ExplVR_BigEnd.dcm"), (b, "SC_rgb_rle_2frame.dcm")):
+        path.parent.mkdir()
+        shutil.copy(PYDICOM / fixture, path)
+    return a, b
+
+
+def test_video_command_keeps_same_named_inputs_apart(tmp_path):
+    a, b = _same_named(tmp_path)
+    out = tmp_path / "out"
+    result = _cli("video", a.parent, b.parent, "--out-dir", out, "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    statuses = json.loads(result.stdout)
+    assert len(statuses) == 2 and set(statuses.values()) == {"built"}
+    assert len(set(statuses)) == 2 and all(Path(p).exists() for p in statuses)
+    assert len({Path(path).read_bytes() for path in statuses}) == 2          # one video per input
+    again = _cli("video", a.parent, b.parent, "--out-dir", out, "--json", "-q")
+    assert json.loads(again.stdout) == {path: "hit" for path in statuses}
+
+
+def test_preview_command_keeps_same_named_inputs_apart(tmp_path):
+    a, b = _same_named(tmp_path)
+    out = tmp_path / "out"
+    result = _cli("preview", a, b, "--out-dir", out, "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    written = json.loads(result.stdout)
+    summaries = {label: json.loads(Path(entry["summary"]).read_text()) for label, entry in written.items()}
+    assert set(summaries) == {str(a), str(b)}
+    assert {label: summary["source"] for label, summary in summaries.items()} == {str(a): str(a), str(b): str(b)}
+    assert len({p for entry in written.values() for p in entry["previews"].values()}) == 2
+
+
+def _rewrite_dicom_pixels(source: Path) -> None:
+    """Other pixel bytes, same size, same modification time."""
+    before = source.stat()
+    data = bytearray(source.read_bytes())
+    data[-3000:] = bytes(b ^ 0x55 for b in data[-3000:])
+    source.write_bytes(bytes(data))
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_video_command_rebuilds_after_its_source_is_rewritten(tmp_path):
+    source = tmp_path / "in" / "us.dcm"
+    source.parent.mkdir()
+    shutil.copy(PYDICOM / "ExplVR_BigEnd.dcm", source)
+    out = tmp_path / "out"
+    first = json.loads(_cli("video", source, "--out-dir", out, "--json", "-q").stdout)
+    assert set(first.values()) == {"built"}
+    (video,) = first
+    assert load_index(video).source["source_digest"]
+    assert json.loads(_cli("video", source, "--out-dir", out, "--json", "-q").stdout) == {video: "hit"}
+    old = Path(video).read_bytes()
+    _rewrite_dicom_pixels(source)
+    assert json.loads(_cli("video", source, "--out-dir", out, "--json", "-q").stdout) == {video: "built"}
+    assert Path(video).read_bytes() != old
+    assert json.loads(_cli("video", source, "--out-dir", out, "--json", "-q").stdout) == {video: "hit"}
+
+
+def test_unpack_rewrites_an_existing_output_that_differs(tmp_path, clarius_data):
+    from sonobridge.formats.clarius.unpack import unpack
+
+    package = clarius_data / "lzop/carotid_doppler_lzop5F.tar"
+    out = tmp_path / "out"
+    unpack(package, out)
+    good = {name: (out / name).read_bytes() for name in ("carotid_env.raw", "carotid_env.yml")}
+    (out / "carotid_env.raw").write_bytes(good["carotid_env.raw"][:-10])           # truncated
+    yml = bytearray(good["carotid_env.yml"])                                          # same size, other bytes
+    yml[5] ^= 0x20
+    (out / "carotid_env.yml").write_bytes(bytes(yml))
+    results = {Path(p).name: status for p, status in unpack(package, out).items()}
+    assert results["carotid_env.raw"] == "built" and results["carotid_env.yml"] == "built"
+    assert results["carotid_iq.raw"] == "hit" and results["carotid_iq.yml"] == "hit"
+    assert {name: (out / name).read_bytes() for name in good} == good
+    assert set(unpack(package, out).values()) == {"hit"}
+
+
+_THREADED_RUN_ITEM = """
+import json, sys, threading
+from sonobridge.pipeline.run import discover, run_item, _PRELOADED
+
+items, _ = discover([sys.argv[1]])
+results, errors = {}, []
+def work(item):
+    try:
+        results[item.label] = run_item(item, sys.argv[2], ("ingest", "dicom"))
+    except BaseException as error:
+        errors.append(repr(error))
+threads = [threading.Thread(target=work, args=(item,)) for item in items]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps({"results": results, "errors": errors, "preloaded": sorted(_PRELOADED),
+                  "modules": sorted(sys.modules)}, default=str))
+"""
+
+
+def test_run_item_imports_its_modules_itself(tmp_path):
+    """As on a Dask worker: run_item called by several threads of a fresh interpreter without
+    process() (so without its preload) imports what the stages need once, under a lock."""
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    names = ["SC_rgb_rle_2frame.dcm", "SC_rgb_jpeg.dcm", "JPEG2000.dcm", "SC_rgb_jls_lossy_line.dcm"]
+    for name in names:
+        shutil.copy(PYDICOM / name, cohort / name)
+    run = subprocess.run([sys.executable, "-c", _THREADED_RUN_ITEM, str(cohort), str(tmp_path / "out")],
+                         env=ENVIRONMENT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    document = json.loads(run.stdout.strip().splitlines()[-1])
+    assert not document["errors"] and len(document["results"]) == len(names)
+    assert "ImportError" not in json.dumps(document["results"]) and "partially initialized" not in run.stderr
+    assert {"stage:ingest", "stage:dicom", "format:dicom"} <= set(document["preloaded"])
+    assert {"pydicom.dataset", "pydicom.encaps", "h5py", "sonobridge.export.dicom"} <= set(document["modules"])

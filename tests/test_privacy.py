@@ -3,11 +3,19 @@
 A DICOM with distinctive identity (names, IDs, institution, physicians, dates and times,
 accession number, UIDs, a private tag) is converted to zea (also zea -> zea), DICOM and video, and
 processed (and previewed), with anonymise on: no identifying value of the source appears in any output file's
-bytes, nor in any string read back from the HDF5 files (datasets and attributes, JSON included).
-Without anonymise, identity is kept as given, never invented."""
+bytes, nor in any string read back from the HDF5 files (datasets and attributes, JSON included),
+nor in the name of any file written (the source sits at ``<Name_Surname_ID>/<Name_date>.dcm``: outputs
+and reports name it by a keyed pseudonym, stable under the output folder's key, the same in every
+worker process). Without anonymise, identity is kept as given, never invented."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import multiprocessing
+import re
+import stat
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -20,7 +28,10 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.uid import ExplicitVRLittleEndian
 
 from sonobridge.cli import main
-from sonobridge.core.anonymise import (BASIC_PROFILE, anonymise_dicom_json, identifying_values, replace_uid)
+from sonobridge.core.anonymise import (BASIC_PROFILE, KEY_ENV, KEY_FILE, anonymise_dicom_json, identifying_values,
+                                       output_key, pseudonym, replace_uid)
+from sonobridge.errors import SonobridgeError
+from sonobridge.pipeline.run import _overall, discover, process, run_item
 from sonobridge.export.zea import export_zea
 from sonobridge.formats import open_recording
 
@@ -35,10 +46,22 @@ IDENTITY = {
     "StudyDescription": "Qzstudy of Zyxwvut", "StudyInstanceUID": "1.2.826.0.1.3680043.8.498.98765432101",
     "SeriesInstanceUID": "1.2.826.0.1.3680043.8.498.98765432102",
     "SOPInstanceUID": "1.2.826.0.1.3680043.8.498.98765432103",
+    # free text of PS3.15 Table E.1-1 that tables tend to forget
+    "IdentifyingComments": "Idcomment Zyxwvutqq", "VisitComments": "Visit of Qwertyqq", "PatientState": "Stateqq77",
+    "RequestedProcedureComments": "Reqproc Zzcomment", "ImagingServiceRequestComments": "Isrcomment Qq55",
+    "ScheduledProcedureStepDescription": "Spsdesc Qq66", "ScheduledProcedureStepID": "SPSIDQ4411",
+    "CommentsOnThePerformedProcedureStep": "Ppscomment Qq88", "InsurancePlanIdentification": "INSPLANQ3322",
+    "ResponsibleOrganization": "Resporg Qqltd", "PlateID": "PLATEQ9911", "DetectorID": "DETQ8822",
+    "PatientComments": "Patcomment Qq44", "AdditionalPatientHistory": "History of Qqfever", "Occupation": "Qqwelder",
+    "EthnicGroup": "Qqethnic", "MilitaryRank": "Qqcaptain", "InstitutionalDepartmentName": "Qqradiology dept",
+    "RequestingPhysician": "Reqdoc^Qqname", "OtherPatientNames": "Otherqq^Namezz",
 }
+#: sequences of Table E.1-1 whose items hold free text no table entry of their own removes
+SEQUENCE_TEXT = {"AcquisitionContextSequence": "ACQCTXQQ5501", "AuthorObserverSequence": "AUTHORQQ6602",
+                 "CustodialOrganizationSequence": "CUSTODYQQ7703", "OtherPatientIDsSequence": "OTHERIDSQQ8804"}
 PRIVATE = "PRIVATEQQ123"
 #: text forms the values may take in outputs: as stored, and dates/times as ISO text
-SEARCHED = [v for v in IDENTITY.values() if len(v) > 3] + [
+SEARCHED = [v for v in IDENTITY.values() if len(v) > 3] + list(SEQUENCE_TEXT.values()) + [
     PRIVATE, "Zyxwvut", "Qwerty", "1971-02-03", "2023-04-17", "2023-04-19", "2023-04-20", "10:11:12", "13:14:15"]
 
 
@@ -53,6 +76,10 @@ def write_identified_dicom(path: Path) -> Path:
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"
     for keyword, value in IDENTITY.items():
         setattr(ds, keyword, value)
+    for keyword, text in SEQUENCE_TEXT.items():
+        item = Dataset()
+        item.TextValue = text
+        setattr(ds, keyword, [item])
     ds.Modality = "US"
     ds.add_new(0x00090010, "LO", "QQ PRIVATE CREATOR")
     ds.add_new(0x00091001, "LO", PRIVATE)
@@ -88,11 +115,12 @@ def _strings(path: Path) -> list[str]:
 
 
 def assert_no_identity(folder: Path) -> list[Path]:
+    """No identifying value in any file's bytes (nor strings of HDF5 files) nor in any name written."""
     files = [p for p in folder.rglob("*") if p.is_file()]
     assert files
     for path in files:
         data = path.read_bytes()
-        texts = [data.decode("latin-1")]
+        texts = [data.decode("latin-1"), str(path.relative_to(folder))]
         if data[:8] == b"\x89HDF\r\n\x1a\n":
             texts += _strings(path)
         for value in SEARCHED:
@@ -102,9 +130,10 @@ def assert_no_identity(folder: Path) -> list[Path]:
 
 @pytest.fixture()
 def source(tmp_path) -> Path:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    return write_identified_dicom(folder / "study.dcm")
+    """The identified file, named as sites name them: the subject's folder, name and study date."""
+    folder = tmp_path / "in" / "Zyxwvut_Qwerty_PID987654"
+    folder.mkdir(parents=True)
+    return write_identified_dicom(folder / "Zyxwvut_20230417.dcm")
 
 
 def test_profile_table_names_the_dicom_attributes_of_its_tags():
@@ -157,16 +186,90 @@ def test_convert_and_video_with_anonymise_write_no_identity(source, tmp_path):
     assert written.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
 
 
-def test_process_with_anonymise_writes_no_identity(source, tmp_path):
+def test_process_with_anonymise_names_by_pseudonym_writes_no_identity_and_rematches(source, tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
     out = tmp_path / "processed"
-    assert main(["process", str(source.parent), "--out", str(out), "--dicom", "--anonymise", "-q"]) == 0
-    files = assert_no_identity(out)
+    assert main(["process", str(source.parent.parent), "--out", str(out), "--dicom", "--anonymise", "-q"]) == 0
+    files = assert_no_identity(out)                    # output file names included
     assert {p.suffix for p in files} >= {".hdf5", ".dcm", ".mp4", ".json", ".html"}
-    # the same folder without anonymise rebuilds (outputs follow the setting), then identity is kept
-    assert main(["process", str(source.parent), "--out", str(out), "-q"]) == 0
-    assert "Zyxwvut^Qwerty" in "\n".join(_strings(next(out.glob("*.hdf5"))))
-    assert main(["process", str(source.parent), "--out", str(out), "--dicom", "--anonymise", "-q"]) == 0
+    (label,) = json.loads((out / "sonobridge-report.json").read_text())["results"]
+    assert re.fullmatch(r"recording-[0-9a-f]{16}", label) and (out / f"{label}.hdf5").is_file()
+    assert stat.S_IMODE((out / KEY_FILE).stat().st_mode) == 0o600
+    written = open_recording(out / f"{label}.hdf5")
+    assert written.name.startswith("recording-") and written.streams["image"].provenance.source_files == ()
+    # a re-run finds its previous results under the same pseudonym (the folder's key): all hits
+    results = process(source.parent.parent, out, dicom=True, anonymise=True, progress=False)
+    assert list(results) == [label] and _overall(results[label]) == "hit"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)
     assert_no_identity(out)
+    # without anonymise identity is kept, under the source's own name
+    kept = tmp_path / "kept"
+    assert main(["process", str(source.parent.parent), "--out", str(kept), "-q"]) == 0
+    assert "Zyxwvut^Qwerty" in "\n".join(_strings(kept / "Zyxwvut_20230417.hdf5"))
+
+
+def test_anonymised_report_names_no_unreadable_source(tmp_path):
+    broken = tmp_path / "in" / "Zyxwvut_Qwerty_PID987654" / "Zyxwvut_20230417.dcm"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"DICM" * 10)
+    out = tmp_path / "out"
+    missing = broken.parent / "Qwerty_PID987654_19710203.dcm"
+    results = process([broken, missing], out, anonymise=True, progress=False)
+    assert len(results) == 2 and all(re.fullmatch(r"recording-[0-9a-f]{16}", label) for label in results)
+    assert all(_overall(result) == "error" for result in results.values())
+    assert_no_identity(out)
+
+
+def test_convert_to_a_folder_with_anonymise_names_outputs_by_pseudonym(source, tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    out = tmp_path / "converted"
+    assert main(["convert", str(source.parent.parent), "--out-dir", str(out), "--anonymise", "-q"]) == 0
+    assert main(["convert", str(source), "--out-dir", str(out), "--to", "dicom", "--anonymise", "-q"]) == 0
+    files = assert_no_identity(out)
+    stems = {p.name.split(".")[0] for p in files if not p.name.startswith(".")}
+    assert len(stems) == 1 and re.fullmatch(r"recording-[0-9a-f]{16}", stems.pop())
+    assert {p.suffix for p in files} >= {".hdf5", ".dcm"}
+    again = tmp_path / "again"                           # another folder, another key: another pseudonym
+    assert main(["convert", str(source), "--out-dir", str(again), "--anonymise", "-q"]) == 0
+    assert {p.name for p in again.glob("*.hdf5")}.isdisjoint(p.name for p in files)
+    # a file name the user gives is theirs, kept as given
+    assert main(["convert", str(source), str(tmp_path / "named" / "mine.hdf5"), "--anonymise", "-q"]) == 0
+    assert (tmp_path / "named" / "mine.hdf5").is_file()
+
+
+def test_output_key_is_made_once_private_and_overridden_by_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    key = output_key(tmp_path / "a")
+    assert len(key) == 32 and stat.S_IMODE((tmp_path / "a" / KEY_FILE).stat().st_mode) == 0o600
+    assert output_key(tmp_path / "a") == key != output_key(tmp_path / "b")
+    assert pseudonym("p/x.dcm", key) == pseudonym("p/x.dcm", key) != pseudonym("p/x.dcm", output_key(tmp_path / "b"))
+    assert replace_uid("1.2.3", key) != replace_uid("1.2.3", output_key(tmp_path / "b"))
+    assert not list((tmp_path / "a").glob("*.partial"))
+    (tmp_path / "b" / KEY_FILE).write_text("not a key")
+    with pytest.raises(SonobridgeError, match="anonymisation key"):
+        output_key(tmp_path / "b")
+    monkeypatch.setenv(KEY_ENV, "shared-secret")
+    assert output_key(tmp_path / "a") == output_key(tmp_path / "c") == b"shared-secret"
+
+
+def test_workers_in_separate_processes_replace_a_uid_alike(tmp_path, monkeypatch):
+    """Two recordings of one study, each run by a worker in its own process (as on a Dask
+    cluster) with the run's key: the study's UID maps to the same replacement in both."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    (tmp_path / "in").mkdir()
+    for name in ("a.dcm", "b.dcm"):
+        write_identified_dicom(tmp_path / "in" / name)
+    out = tmp_path / "out"
+    key = output_key(out)
+    items, _ = discover([tmp_path / "in"])
+    items = [replace(item, anonymise=True, stem=pseudonym(item.label, key)) for item in items]
+    spawn = multiprocessing.get_context("spawn")
+    for item in items:                                   # one fresh process per item
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            assert pool.submit(run_item, item, str(out), ("ingest",), anonymise_key=key).result()["ingest"] == "built"
+    uids = {open_recording(out / f"{item.stem}.hdf5").streams["image"].metadata["0020000D"]["Value"][0]
+            for item in items}
+    assert len(items) == 2 and uids == {replace_uid(IDENTITY["StudyInstanceUID"], key)}
 
 
 def test_zea_subject_and_acquisition_time_are_not_copied_when_anonymising(tmp_path):

@@ -43,6 +43,30 @@ LIES = {
 }
 
 
+def drop_and_insert(at_drop: int, at_insert: int):
+    """Drop frame ``at_drop``'s pts and insert a fake one at ``at_insert`` (between its
+    neighbours, or after the last): still strictly increasing, still one pts per frame."""
+    def edit(index: dict) -> None:
+        pts = index["pts"]
+        del pts[at_drop]
+        fake = pts[-1] + 100 if at_insert >= len(pts) else (pts[at_insert - 1] + pts[at_insert]) // 2
+        pts.insert(at_insert, fake)
+    return edit
+
+
+#: Lies that pass the opening check (:func:`consistent`): caught only while decoding.
+CONSISTENT_LIES = {
+    "dropped_then_inserted_early": drop_and_insert(5, 1),          # frames 2..5 shifted by one
+    "inserted_early_then_dropped": drop_and_insert(1, 6),
+    "keyframe_shifted_forward": drop_and_insert(20, 44),           # keyframe 30 points at frame 31
+    "keyframe_shifted_back": drop_and_insert(40, 10),              # keyframe 30 points at frame 29
+    "keyframe_moved": lambda index: index.update(keyframes=[0, 31]),
+    "pts_one_tick_off": lambda index: index["pts"].__setitem__(7, index["pts"][7] + 1),
+    "fake_time_base_ticks": lambda index: index.update(pts=[p // 512 for p in index["pts"]]),
+}
+LIES.update(CONSISTENT_LIES)
+
+
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> tuple[Path, np.ndarray]:
     frames = moving_frames(45, 24, 40, seed=4)
@@ -74,3 +98,37 @@ def test_a_true_index_keeps_the_source_times(tmp_path, video):
     with VideoReader(source) as reader:
         assert reader.index.time_s is not None
         assert np.array_equal(reader.index.pts, load_index(source).pts)
+
+
+@pytest.mark.parametrize("name", sorted(CONSISTENT_LIES))
+def test_consistent_lies_reach_the_decoding_check(tmp_path, video, name):
+    """These lies are not found on opening (no demux pass there); decoding finds them."""
+    import av
+
+    from sonobridge.formats.video.reader import consistent
+
+    source, _ = video
+    path = tmp_path / source.name
+    shutil.copy2(source, path)
+    index = json.loads(Path(f"{source}.index.json").read_text())
+    CONSISTENT_LIES[name](index)
+    Path(f"{path}.index.json").write_text(json.dumps(index))
+    with av.open(str(path)) as container:
+        assert consistent(load_index(path), container.streams.video[0], path)
+
+
+def test_opening_with_a_true_index_reads_no_packets(video, monkeypatch):
+    """A sidecar that matches the file is used as it is: opening does no demux pass (which reads
+    the whole file), and reading frames confirms it without rebuilding."""
+    import sonobridge.formats.video.reader as reader_module
+
+    source, frames = video
+
+    def no_demux(path):
+        raise AssertionError("demux pass on opening")
+
+    monkeypatch.setattr(reader_module, "build_index", no_demux)
+    with VideoReader(source) as reader:
+        for i in (0, 44, 17, 30, 31):
+            assert np.array_equal(reader[i], frames[i])
+        assert reader.index.time_s is not None

@@ -1,5 +1,5 @@
 """sonobridge: ultrasound recordings from scanner and lab formats to open, analysis-ready data."""
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["VideoReader", "export_video"]
 

@@ -6,6 +6,7 @@ full disk: one line on stderr, no traceback), 2 usage error, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -13,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .errors import SonobridgeError, UnsupportedInputError
 from .export.naming import output_stem, unique_stems
 
@@ -145,10 +146,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
     stems = unique_stems([source.label for source in sources])       # same-named files: no overwrite
     for source, recording in _open_each(sources, args, failures):
         label, stem = source.label, stems[source.label]
-        if args.anonymise:
-            from .core.anonymise import anonymise_recording
+        if args.anonymise:              # named by a pseudonym: file names and the summary too
+            from .core.anonymise import anonymise_recording, output_key, pseudonym
 
-            recording = anonymise_recording(recording)
+            secret = output_key(out_dir)
+            label = stem = pseudonym(label, secret)
+            recording = anonymise_recording(recording, secret)
         info = describe(recording)
         images = {}
         for name, stream in recording.streams.items():
@@ -223,6 +226,16 @@ def _convert_one(recording, path: Path, args: argparse.Namespace) -> None:
                overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise)
 
 
+def _anonymise_scope(args: argparse.Namespace, folder: Path):
+    """With ``--anonymise``, the key of ``folder`` (:func:`sonobridge.core.anonymise.output_key`)
+    for what is written inside the block: UIDs replaced as in earlier outputs there."""
+    if not args.anonymise:
+        return contextlib.nullcontext()
+    from .core.anonymise import key_scope, output_key
+
+    return key_scope(output_key(folder))
+
+
 def _convert_plan(sources: list, args: argparse.Namespace) -> dict[str, Path] | None:
     """``{label: output path}`` for every recording found, decided before anything is written;
     None (after a usage message) when OUTPUT names one file for several recordings."""
@@ -233,6 +246,11 @@ def _convert_plan(sources: list, args: argparse.Namespace) -> dict[str, Path] | 
             return None
         return {source.label: Path(args.output) for source in sources}
     suffix = ".dcm" if args.to == "dicom" else ".hdf5"
+    if args.anonymise:                  # file names without identity, the same again under the folder's key
+        from .core.anonymise import output_key, pseudonym
+
+        secret = output_key(args.out_dir)
+        return {source.label: Path(args.out_dir) / f"{pseudonym(source.label, secret)}{suffix}" for source in sources}
     stems = unique_stems([source.label for source in sources])
     return {label: Path(args.out_dir) / f"{stem}{suffix}" for label, stem in stems.items()}
 
@@ -247,7 +265,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     for source, recording in _open_each(sources, args, failures):
         label, path = source.label, plan[source.label]
         try:
-            _convert_one(recording, path, args)
+            with _anonymise_scope(args, path.parent):
+                _convert_one(recording, path, args)
         except (SonobridgeError, OSError) as exc:
             failures[label] = _report(exc)
             continue
@@ -293,6 +312,10 @@ def cmd_video(args: argparse.Namespace) -> int:
     stems = _stems_per_folder([source.label for source in sources], folder_of)
     for source, recording in _open_each(sources, args, failures):
         label, stem = source.label, stems[source.label]
+        if args.anonymise:              # a pseudonym names the outputs
+            from .core.anonymise import output_key, pseudonym
+
+            stem = pseudonym(label, output_key(folder_of(label)))
         produced = export_video(recording, folder_of(label), stem=stem, crf=args.crf, keyint=args.keyint,
                                 fps=args.fps, flip=args.flip, skip_existing=not args.overwrite,
                                 overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise,

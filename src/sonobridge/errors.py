@@ -6,6 +6,8 @@ message names the file and what is wrong with it, so callers can catch one type.
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -63,22 +65,31 @@ class TruncatedDataWarning(UserWarning):
     """Only the complete frames of a truncated file were returned."""
 
 
-#: What h5py, NumPy and parsing raise on damaged content (h5py: unreadable object headers as
-#: KeyError, broken B-trees as RuntimeError, failed filters and truncation as OSError; a damaged
-#: dataspace can declare sizes that cannot be allocated). Readers turn these into FormatError.
-READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError,
-               ArithmeticError, MemoryError)
+#: What readers turn into a FormatError: what h5py, NumPy, the standard parsers and codecs raise on
+#: damaged content. h5py: unreadable object headers as KeyError, broken B-trees as RuntimeError,
+#: failed filters and truncation as OSError; binary parsing: ``struct.error``, ``EOFError``,
+#: ``zlib.error``, ``UnicodeDecodeError`` (a ValueError); lying sizes: ``MemoryError``,
+#: ``OverflowError`` / ``ZeroDivisionError`` (ArithmeticError), IndexError / KeyError
+#: (LookupError); deep nesting: ``RecursionError`` and unsupported variants:
+#: ``NotImplementedError`` (both RuntimeError). The single list used by :func:`read_faults`.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, RuntimeError, LookupError, ValueError, TypeError, AttributeError, ArithmeticError,
+    MemoryError, struct.error, zlib.error)
 
 
 @contextmanager
-def read_faults(path: str | os.PathLike | None, what: str = "unreadable content") -> Iterator[None]:
-    """Within the block, :data:`READ_ERRORS` become a FormatError naming ``path`` (``what``, then
-    the original error); the package's own errors pass through unchanged."""
+def read_faults(path: str | os.PathLike | None, what: str = "unreadable content",
+                also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Within the block, :data:`READ_ERRORS` (and the library-specific types in ``also``, e.g. a
+    parser's own exception classes) become a FormatError naming ``path`` (``what``, then the
+    original error); the package's own errors pass through unchanged."""
     try:
         yield
     except SonobridgeError:
         raise
-    except READ_ERRORS as error:
+    except MemoryError:
+        raise FormatError(path, f"{what} (its sizes need more memory than there is)") from None
+    except (*READ_ERRORS, *also) as error:
         raise FormatError(path, f"{what} ({type(error).__name__}: {error})") from None
 
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -27,7 +29,11 @@ from .formats.telemed.autoint import connect, export_h5, keep_full_speed
 from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, recording_from_sidecar, write_sidecar
 from .errors import SonobridgeError, read_faults
 from .formats.telemed.qc import COMPLETENESS_TOLERANCE, looks_lut_inverted
+from .formats.telemed.spec import has_sidecar
 from .formats.telemed.uiff import read_tvd_n_frames
+
+if TYPE_CHECKING:
+    from .export.video import VideoOptions
 
 __all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "connect", "crop_folder", "crop_video", "export_h5",
            "export_video", "keep_full_speed", "looks_lut_inverted", "process", "read_tvd_n_frames", "verify_complete",
@@ -38,29 +44,62 @@ def _stem(path: Path) -> str:
     return path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.stem
 
 
+def _from_sidecar(name: str, doc: str) -> property:
+    """A read-only property of the Log giving its sidecar's ``name`` (as telemed's attribute)."""
+    return property(lambda self: getattr(self._sidecar, name), doc=doc)
+
+
 class Log:
-    """A ``.tvd.h5`` sidecar: timing, panels, calibration, parameters and lazy frames."""
+    """A ``.tvd.h5`` sidecar: timing, panels, calibration, parameters and lazy frames.
+
+    One :class:`~sonobridge.formats.telemed.sidecar.Sidecar` holds the values; the attributes
+    below keep the names of the ``telemed`` package's ``Log``.
+    """
 
     def __init__(self, fname: str | os.PathLike):
         self.fname = Path(fname)
         if not self.fname.is_file():
             raise FileNotFoundError(self.fname)
+        self._attach(read_sidecar(self.fname, keep_open=False))     # frames read per call, as telemed
+
+    @classmethod
+    def from_sidecar(cls, fname: str | os.PathLike, sidecar: Sidecar) -> Log:
+        """The Log of an already read sidecar (its frames are read from it when it is kept open)."""
+        log = cls.__new__(cls)
+        log.fname = Path(fname)
+        log._attach(sidecar)
+        return log
+
+    def _attach(self, sidecar: Sidecar) -> None:
         self.name = self.fname.name.split(".")[0]
-        self._sidecar = read_sidecar(self.fname, keep_open=False)     # frames read per call, as telemed
-        sidecar = self._sidecar
-        self.n_frames = sidecar.n_frames
-        self.full_frame_width, self.full_frame_height = sidecar.full_frame_width, sidecar.full_frame_height
-        self.source_tvd_path, self.extracted_at_iso = sidecar.source_tvd_path, sidecar.extracted_at_iso
-        self.schema_version = sidecar.schema_version
-        self.b_mode_rois: dict[int, Roi] = sidecar.rois
-        self.n_b_images = len(sidecar.rois)
-        self.params: dict[str, Any] = sidecar.params
-        self.time_ms, self.ifi_ms = sidecar.time_ms, sidecar.ifi_ms
-        self.tvd_declared_n_frames = sidecar.tvd_declared_n_frames
+        self._sidecar = sidecar
         self._image_slices: dict[int, tuple[slice, slice]] = {}
 
+    @contextmanager
+    def _gray(self) -> Iterator[Any]:
+        """The ``(n_frames, height, width)`` uint8 frames: the sidecar's open dataset, else the
+        file opened for this read (closed after it)."""
+        with read_faults(self.fname, "/frames/gray unreadable"):
+            if self._sidecar.frames is not None:
+                yield self._sidecar.frames
+            else:
+                with h5py.File(self.fname, "r", locking=False) as handle:   # as the readers open it
+                    yield handle["frames/gray"]
+
+    n_frames = _from_sidecar("n_frames", "Frames extracted (int).")
+    full_frame_width = _from_sidecar("full_frame_width", "Width of the full display frame in pixels.")
+    full_frame_height = _from_sidecar("full_frame_height", "Height of the full display frame in pixels.")
+    source_tvd_path = _from_sidecar("source_tvd_path", "The .tvd the sidecar was extracted from.")
+    extracted_at_iso = _from_sidecar("extracted_at_iso", "When it was extracted (ISO 8601 text).")
+    schema_version = _from_sidecar("schema_version", "The sidecar's schema version.")
+    b_mode_rois = _from_sidecar("rois", "B-mode panels by img_id: ``{1: Roi, 2: Roi}``.")
+    params = _from_sidecar("params", "EchoWave's acquisition parameters (dict).")
+    time_ms = _from_sidecar("time_ms", "Frame times in milliseconds, float64 ``(n_frames,)``.")
+    ifi_ms = _from_sidecar("ifi_ms", "Inter-frame intervals in milliseconds (first 0), ``(n_frames,)``.")
+    tvd_declared_n_frames = _from_sidecar("tvd_declared_n_frames", "Frames the .tvd declares (None: unknown).")
+    has_frames = _from_sidecar("has_frames", "Whether the file holds frame data.")
+    n_b_images = property(lambda self: len(self._sidecar.rois), doc="Number of B-mode panels.")
     duration_s = property(lambda self: float(self.time_ms[-1] / 1000.0) if self.n_frames else 0.0)
-    has_frames = property(lambda self: self._sidecar.has_frames)
     b_mode_roi = property(lambda self: self.b_mode_rois[1])
     physical_dx_cm_per_px = property(lambda self: self.b_mode_rois[1].physical_dx_cm_per_px)
     physical_dy_cm_per_px = property(lambda self: self.b_mode_rois[1].physical_dy_cm_per_px)
@@ -86,8 +125,8 @@ class Log:
         roi = self._panel(panel)
         if crop not in (False, True, "image", "panel"):
             raise ValueError(f"crop={crop!r} not understood; use False/True/'image'/'panel'.")
-        with read_faults(self.fname, "/frames/gray unreadable"), h5py.File(self.fname, "r") as handle:
-            full = handle["frames/gray"][frame_idx_0n]
+        with self._gray() as gray:
+            full = gray[frame_idx_0n]
         if crop is False:
             return full
         rows, columns = roi.as_slice() if crop == "panel" else self.image_slice(panel)
@@ -101,8 +140,8 @@ class Log:
             rows, columns = roi.as_slice()
             box = None
             if self.has_frames:
-                with read_faults(self.fname, "/frames/gray unreadable"), h5py.File(self.fname, "r") as handle:
-                    box = inner_image_box(panel_mean(handle["frames/gray"], roi))
+                with self._gray() as gray:
+                    box = inner_image_box(panel_mean(gray, roi))
             if box is None:
                 if self.has_frames:
                     warnings.warn(f"{self.fname.name} panel {panel}: inner image not found; using the panel",
@@ -210,14 +249,15 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
     frame index (and ``.dnav-toc`` when ``build_toc``). ``crop``: ``"image"`` (inner image) or
     ``"panel"``; L/R flip when ``b_is_scan_direction_changed`` and ``normalize_orientation``.
     Returns ``{mp4 path: "built" | "hit" | "error: ..."}``."""
-    from .export.video import EncoderSettings
+    from .export.video import EncoderSettings, VideoOptions
 
     if codec != "h265_mono":
         raise ValueError(f"codec {codec!r}: only 'h265_mono' is supported")
     if crop not in ("image", "panel"):
         raise ValueError(f"crop={crop!r}: use 'image' or 'panel'")
     settings = EncoderSettings(crf=None if lossless else crf, preset=preset)
-    options = dict(fps=fps, settings=settings, progress=progress, cancel_check=cancel_check, dnav_toc=build_toc)
+    options = VideoOptions(fps=fps, settings=settings, progress=progress, cancel_check=cancel_check,
+                           dnav_toc=build_toc)
     sidecars = _sidecars(source, recursive, pattern)
     results: dict[str, str] = {}
     for number, sidecar_path in enumerate(sidecars):       # one sidecar open at a time
@@ -232,11 +272,11 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
 
 
 def _export_panels(sidecar_path: Path, out_dir, crop: str, normalize_orientation: bool, skip_existing: bool,
-                   overwrite: bool, options: dict[str, Any]) -> dict[str, str]:
+                   overwrite: bool, options: VideoOptions) -> dict[str, str]:
     from .export.video import export_stream
 
-    log = Log(sidecar_path)
-    sidecar = read_sidecar(sidecar_path)
+    sidecar = read_sidecar(sidecar_path)                    # one read: the Log and the streams share it
+    log = Log.from_sidecar(sidecar_path, sidecar)
     recording = recording_from_sidecar(sidecar, sidecar_path)
     flip = normalize_orientation and bool(log.params.get("b_is_scan_direction_changed", False))
     results = {}
@@ -250,7 +290,7 @@ def _export_panels(sidecar_path: Path, out_dir, crop: str, normalize_orientation
                        columns.start - panel_columns.start, columns.stop - panel_columns.start)
             path = log.mp4_path(panel, out_dir=out_dir)
             results[str(path)] = export_stream(recording.streams[f"b{panel}"], path, skip_existing, overwrite,
-                                             dict(options, crop=box, flip=flip))
+                                               replace(options, crop=box, flip=flip))
     finally:
         sidecar.close()
     return results
@@ -274,11 +314,10 @@ def _triage(source: str | os.PathLike | Iterable, recursive: bool, pattern: str 
     if path.is_dir():
         walk = path.rglob if recursive else path.glob
         sidecars = sorted(walk(pattern))
-        tvds = [t for t in sorted(walk("*.tvd")) if not t.with_name(t.name + ".h5").exists()]
+        tvds = [t for t in sorted(walk("*.tvd")) if not has_sidecar(t)]
         return tvds, sidecars
     if path.suffix.lower() == ".tvd":
-        sidecar = path.with_name(path.name + ".h5")
-        return ([], [sidecar]) if sidecar.exists() else ([path], [])
+        return ([], [path.with_name(path.name + ".h5")]) if has_sidecar(path) else ([path], [])
     return [], [path]
 
 
@@ -320,16 +359,15 @@ def crop_video(src: str | os.PathLike, dst: str | os.PathLike, side: str, *, crf
                preset: str = "slow", mono: bool = True) -> str:
     """Deprecated: crop one EchoWave side-by-side mp4 to its ``"left"`` or ``"right"`` view as
     grey HEVC (``crf=None`` for lossless); an existing ``dst`` is kept. Returns the status."""
-    from .export.video import EncoderSettings, export_stream, video_stream
+    from .export.video import EncoderSettings, VideoOptions, export_stream, video_stream
 
     warnings.warn(_DEPRECATED, DeprecationWarning, stacklevel=2)
     if side not in ("left", "right") or not mono:
         raise ValueError("side must be 'left' or 'right'; only mono (grey HEVC) output is written")
     x = X_LEFT if side == "left" else X_RIGHT
     return export_stream(video_stream(src), Path(dst), True, False,
-                       dict(crop=(CROP_Y, CROP_Y + CROP_H, x, x + CROP_W), flip=False, fps=None,
-                            settings=EncoderSettings(crf=crf, preset=preset), progress=False, cancel_check=None,
-                            dnav_toc=True))
+                         VideoOptions(crop=(CROP_Y, CROP_Y + CROP_H, x, x + CROP_W),
+                                      settings=EncoderSettings(crf=crf, preset=preset)))
 
 
 def crop_folder(data_dir: str | os.PathLike, dest_dir: str | os.PathLike, *, left_suffix: str, right_suffix: str,

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import READ_ERRORS, FormatError, read_faults
-from .formats.h5guard import refuse_crashing, refuse_hanging
+from .errors import FormatError, read_faults
+from .formats.h5guard import close_quietly, open_checked
 from .formats.zea.schema import dataset_value
-from .formats.zea.validate import Finding, Report, is_legacy, track_groups, validate
+from .formats.zea.validate import FREE_FORM, READ_FREE_FORM, Finding, Report, is_legacy, track_groups, validate
 from .formats.zea.writer import CODECS, InvalidZeaDataError, file_tree, write_tree
 
 __all__ = ["CODECS", "File", "Finding", "InvalidZeaDataError", "Report", "Track", "validate"]
@@ -219,20 +219,14 @@ class File:
     FormatError naming the file when it is not HDF5 or its root structure is unreadable."""
 
     def __init__(self, path: str | Path, mode: str = "r"):
-        import h5py
         import hdf5plugin  # noqa: F401  (Blosc and the other zea codecs)
 
         if mode != "r":
             raise ValueError("sonobridge.zea.File opens files for reading; write with the zea writer")
         self.path = str(path)
-        refuse_hanging(path)
-        try:
-            self.h5 = h5py.File(path, "r", locking=False)
-        except READ_ERRORS as error:
-            raise FormatError(path, f"not a readable HDF5 file ({error})") from None
+        self.h5 = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
         try:
             with _reading(self.path):
-                refuse_crashing(self.h5, path, skip=("custom/",))
                 track_groups(self.h5)        # the structure every access relies on is readable
         except FormatError:
             self.close()
@@ -274,10 +268,7 @@ class File:
         self.close()
 
     def close(self) -> None:
-        try:
-            self.h5.close()
-        except READ_ERRORS:          # a damaged file may fail even at closing: it is closed anyway
-            pass
+        close_quietly(self.h5)
 
     def __getitem__(self, key: str):
         """HDF5 item; on single-track files ``data/...`` and ``scan/...`` mean track 0's."""

@@ -20,9 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
+from .ensemble import EnsembleOrder
 from .frames import FrameArray, LazyFrames
 from .geometry import Geometry
+
+#: Parameter key naming the stored data product of an image stream (set by the zea reader, under
+#: zea's product names): frames of such a stream are already depth-first ``(z, x)`` images.
+PRODUCT_PARAMETER = "zea_product"
 
 
 class SampleKind(str, Enum):
@@ -111,10 +116,14 @@ class Stream(_TimeBase):
     provenance: Provenance | None = None
     time_origin: int | float | None = None
     declared_n_frames: int | None = None
+    #: layout of colour-flow ensembles in the frames (set by the reader; None: not an ensemble stream)
+    ensemble_order: EnsembleOrder | None = None
 
     def __post_init__(self) -> None:
         _TimeBase.__init__(self, self.clock_source)
         self.dtype = np.dtype(self.dtype)
+        if self.ensemble_order is not None:
+            self.ensemble_order = EnsembleOrder(self.ensemble_order)
 
     @property
     def has_frames(self) -> bool:
@@ -161,7 +170,7 @@ class Stream(_TimeBase):
         fields: dict[str, Any] = dict(
             clock_source=lambda: self.clock, clock_unit_s=self.clock_unit_s, geometry=self.geometry,
             parameters=dict(self.parameters), metadata=self.metadata, per_frame=self.per_frame,
-            time_origin=self.time_origin,
+            time_origin=self.time_origin, ensemble_order=self.ensemble_order,
             provenance=replace(provenance, notes=(*provenance.notes, step)))
         fields.update(changes)
         return Stream(name=name, kind=kind, frame_shape=tuple(frame_shape), dtype=np.dtype(dtype),

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..core.geometry import PixelGrid
 from ..core.recording import Recording, SampleKind, Stream
 from ..errors import OutputExistsError, SonobridgeError
@@ -74,7 +74,7 @@ def number_string(value: float | int, vr: str = "DS") -> str:
 def dicom_stream(recording: Recording) -> Stream:
     """The stream a DICOM export shows: the first uint8 grey or RGB image stream, else the first
     envelope stream as displayed (scan-converted when the probe is known)."""
-    from .video import _display_envelope
+    from ..processing.display import display_envelope as _display_envelope
 
     for stream in recording:
         if stream.has_frames and stream.dtype == np.uint8 and stream.kind in (SampleKind.IMAGE, SampleKind.BMODE) \

@@ -30,7 +30,9 @@ def output_stem(label: str) -> str:
 def unique_stems(labels: list[str]) -> dict[str, str]:
     """``{label: stem}`` with :func:`output_stem`; labels whose stems collide (e.g.
     ``p1/IM0001.dcm`` and ``p2/IM0001.dcm``) get a short hash of the label appended, so no two
-    recordings share an output name."""
+    recordings share an output name. The one deduplication of output names: used by the cohort
+    pipeline (:func:`sonobridge.pipeline.run.discover`) and the ``convert``, ``video`` and
+    ``preview`` commands."""
     import hashlib
     from collections import Counter
 

@@ -19,17 +19,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core.geometry import LineGeometry
 from ..core.recording import Recording, SampleKind, Stream
 from ..errors import SonobridgeError
 from ..formats.video.index import FrameIndex, complete_index, write_sidecars
+from ..processing.display import (DEFAULT_DB_RANGE, db_range, db_to_uint8, display_amplitude, display_db,  # noqa: F401
+                                  display_stream)
 from .atomic import atomic_path
 from .naming import safe_name
 
@@ -54,6 +55,32 @@ class EncoderSettings:
     def x265_params(self) -> str:
         quality = "lossless=1" if self.crf is None else f"crf={self.crf:g}"
         return f"{quality}:keyint={self.keyint}:open-gop=0:bframes=0:log-level=error"
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How :func:`write_video` encodes one display stream (see there for each field).
+
+    ``crop``: ``(top, bottom, left, right)`` pixels or None; ``flip``: mirror left/right; ``fps``:
+    override of the stream's mean frame rate; ``settings``: the encoder's; ``progress``: a
+    progress bar; ``cancel_check()``: polled per frame; ``dnav_toc``: write datanavigator's
+    ``.dnav-toc``; ``source_digest``: recorded in the index (an existing video is kept only when
+    its index records the same); ``anonymise``: the index names the stream only.
+    """
+
+    crop: tuple[int, int, int, int] | None = None
+    flip: bool = False
+    fps: float | Fraction | None = None
+    settings: EncoderSettings = EncoderSettings()
+    progress: bool = False
+    cancel_check: Callable[[], bool] | None = None
+    dnav_toc: bool = True
+    source_digest: str | None = None
+    anonymise: bool = False
+
+    def keywords(self) -> dict[str, Any]:
+        """The options as keyword arguments of :func:`write_video` (shallow: settings stay objects)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
 def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: int, height: int,
@@ -96,119 +123,6 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: 
 
 
 # ---------------------------------------------------------------- streams to videos
-def _display(stream: Stream) -> Callable[[Stream], Stream] | None:
-    """How a stream becomes uint8 ``(n_frames, height, width)`` display frames (None: no video):
-    grey images and B-mode as they are, RGB images as their luma; envelope lines scan-converted
-    when the probe is known, else shown depth-down (samples as rows, lines as columns); float
-    images in dB through their dynamic range (:func:`db_to_uint8`) and linear amplitude log
-    compressed (:func:`display_amplitude`), the mapping recorded in the index."""
-    if not stream.has_frames:
-        return None
-    if stream.dtype != np.uint8:
-        if len(stream.frame_shape) == 2 and stream.dtype.kind == "f" and stream.kind in (SampleKind.IMAGE,
-                                                                                            SampleKind.BMODE):
-            return display_db
-        if len(stream.frame_shape) == 2 and stream.dtype.kind in "fiu" and stream.kind is SampleKind.AMPLITUDE:
-            return display_amplitude
-        return None
-    if stream.kind in (SampleKind.BMODE, SampleKind.IMAGE) and len(stream.frame_shape) == 2:
-        return lambda s: s
-    if stream.kind is SampleKind.IMAGE and stream.frame_shape[2:] == (3,):
-        return _grey
-    if stream.kind is SampleKind.ENVELOPE:
-        return _display_envelope
-    return None
-
-
-def _grey(stream: Stream) -> Stream:
-    """RGB frames as grey (ITU-R BT.601 luma, rounded): exact where R = G = B, as in the grey parts
-    of ultrasound screens; colour overlays become their luminance."""
-    frames = stream.require_frames()
-    weights = np.asarray([0.299, 0.587, 0.114], np.float32)
-
-    def read_range(start: int, stop: int) -> np.ndarray:
-        return np.rint(np.asarray(frames[start:stop], np.float32) @ weights).astype(np.uint8)
-
-    return stream.derive(stream.name, stream.kind, stream.frame_shape[:2], np.uint8, read_range,
-                         step="RGB shown as grey (BT.601 luma)")
-
-
-DEFAULT_DB_RANGE = (-60.0, 0.0)     # dB shown black and white when a dB image states no range
-
-
-def db_to_uint8(values: np.ndarray, low_db: float, high_db: float) -> np.ndarray:
-    """dB values (any shape, float) -> uint8 for display, as ``zea.display.to_8bit``: NaN taken
-    as ``low_db``, ``(v - low_db) * 255 / (high_db - low_db)`` in float32, clipped to [0, 255]
-    and truncated: ``low_db`` (and below, -inf) is 0, ``high_db`` (and above) 255."""
-    low, high = np.float32(low_db), np.float32(high_db)
-    levels = np.asarray(values, np.float32)
-    levels = np.where(np.isnan(levels), low, levels)
-    scaled = (levels - low) * np.float32(255.0 / (high - low))
-    return np.clip(scaled, 0, 255).astype(np.uint8)
-
-
-def db_range(stream: Stream) -> tuple[float, float]:
-    """The dynamic range ``(low, high)`` dB of a dB image: the stream's ``dynamic_range``
-    parameter or its zea scan's ``dynamic_range`` when given as two values, else
-    :data:`DEFAULT_DB_RANGE`."""
-    for candidate in (stream.parameters.get("dynamic_range"),
-                      (stream.parameters.get("scan") or {}).get("dynamic_range")):
-        values = np.asarray(candidate, np.float64).ravel() if candidate is not None else np.zeros(0)
-        if values.size == 2 and np.all(np.isfinite(values)) and values[1] > values[0]:
-            return float(values[0]), float(values[1])
-    return DEFAULT_DB_RANGE
-
-
-def _with_mapping(stream: Stream, mapping: dict[str, Any]) -> Stream:
-    from dataclasses import replace
-
-    return replace(stream, parameters={**stream.parameters, "display_mapping": mapping})
-
-
-def display_db(stream: Stream) -> Stream:
-    """A float image in dB (zea's ``image``: 0 dB white) as uint8 through its dynamic range."""
-    frames = stream.require_frames()
-    low, high = db_range(stream)
-    mapping = {"rule": "dB window (as zea.display.to_8bit): NaN -> low; "
-                       "uint8(clip((v - low) * 255 / (high - low), 0, 255))",
-               "range_db": [low, high], "source_dtype": stream.dtype.name}
-    return _with_mapping(stream.derive(stream.name, SampleKind.IMAGE, stream.frame_shape, np.uint8,
-                                       lambda start, stop: db_to_uint8(frames[start:stop], low, high),
-                                       step=f"dB image shown through [{low:g}, {high:g}] dB"), mapping)
-
-
-def display_amplitude(stream: Stream) -> Stream:
-    """Linear amplitude as uint8: log compressed as :func:`sonobridge.processing.envelope.bmode`
-    (60 dB, white at the reference level fixed from the first frames), then shown as an envelope
-    (lines first, the core convention) or, on a pixel grid or from a zea product, as the image it is."""
-    from ..core.geometry import PixelGrid
-    from ..processing.envelope import bmode
-
-    detected = bmode(stream)
-    compression = detected.parameters["log_compression"]
-    mapping = {"rule": "log compression (sonobridge.processing.envelope.LogCompression): "
-                       "rint(clip((20 log10(a) + gain_db - reference_db + dynamic_range_db) * 255 / "
-                       "dynamic_range_db, 0, 255))", **compression, "source_dtype": stream.dtype.name}
-    if isinstance(stream.geometry, PixelGrid) or "zea_product" in stream.parameters:
-        shown = detected                           # already depth-first (z, x)
-    else:
-        shown = _display_envelope(detected)
-    return _with_mapping(shown, mapping)
-
-
-def _display_envelope(stream: Stream) -> Stream:
-    geometry = stream.geometry
-    if isinstance(geometry, LineGeometry) and geometry.probe is not None:
-        from ..processing.scan_convert import scan_convert
-
-        return scan_convert(stream)
-    frames = stream.require_frames()
-    lines, samples = stream.frame_shape
-    return stream.derive(stream.name, stream.kind, (samples, lines), np.uint8,
-                         lambda start, stop: np.swapaxes(np.asarray(frames[start:stop]), 1, 2),
-                         step="pre-scan lines shown depth-down (no probe geometry to scan-convert)")
-
-
 def stream_fps(stream: Stream) -> Fraction:
     """The stream's mean frame rate as a Fraction (30 fps when unknown, e.g. one frame)."""
     rate = stream.mean_frame_rate_hz
@@ -308,7 +222,7 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
 
             out_dir = out_dir if out_dir is not None else Path(source).parent
             source = open_recording(source, **reader_options)
-        displays = {n: (s, d) for n, s in source.streams.items() if (d := _display(s)) is not None}
+        displays = {n: (s, d) for n, s in source.streams.items() if (d := display_stream(s)) is not None}
         name = source.name
     folder = Path(out_dir if out_dir is not None else ".")
     names = output_names(stem or name, list(displays))
@@ -320,26 +234,45 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
             results[str(path)] = "hit"                  # decided before any display stream is built
         else:
             results[str(path)] = export_stream(display(stream), path, skip_existing and not overwrite, overwrite,
-                                             dict(crop=crop, flip=flip, fps=fps, settings=settings,
-                                                  progress=progress, cancel_check=cancel_check, dnav_toc=dnav_toc,
-                                                  source_digest=source_digest, anonymise=anonymise))
+                                               VideoOptions(crop=crop, flip=flip, fps=fps, settings=settings,
+                                                            progress=progress, cancel_check=cancel_check,
+                                                            dnav_toc=dnav_toc, source_digest=source_digest,
+                                                            anonymise=anonymise))
         if progress_callback is not None:
             progress_callback(number, len(displays), str(path), results[str(path)])
     return results
 
 
-def export_stream(stream: Stream, path: Path, skip_existing: bool, overwrite: bool, options: dict[str, Any]) -> str:
-    """One display stream to ``path`` unless a complete video is there: ``"hit"`` (its index
-    matches), ``"built"``, or ``"error: ..."``. ``options`` go to :func:`write_video`."""
+def export_stream(stream: Stream, path: Path, skip_existing: bool, overwrite: bool,
+                  options: VideoOptions = VideoOptions()) -> str:
+    """One display stream to ``path`` unless a complete video is there.
+
+    Parameters
+    ----------
+    stream : Stream
+        uint8 display frames ``(n_frames, height, width)``.
+    path : Path
+        The ``.mp4`` to write (its index and ``.dnav-toc`` beside it).
+    skip_existing : bool
+        Keep an existing video whose index matches it.
+    overwrite : bool
+        Encode again even when a video is there.
+    options : VideoOptions
+        How to encode (:func:`write_video`).
+
+    Returns
+    -------
+    str
+        ``"hit"`` (a matching video is there), ``"built"`` or ``"error: ..."``.
+    """
     if path.exists() and not overwrite:
-        if skip_existing and complete_index(path, options.get("source_digest"),
-                                            options.get("dnav_toc", True)) is not None:
+        if skip_existing and complete_index(path, options.source_digest, options.dnav_toc) is not None:
             return "hit"
         if not skip_existing:
             return "error: exists (pass overwrite=True to replace it)"
         log.info("%s: exists without a matching index (interrupted run?): encoding again", path)
     try:
-        write_video(stream, path, **options)
+        write_video(stream, path, **options.keywords())
     except SonobridgeError as error:
         return f"error: {error.problem}"
     return "built"

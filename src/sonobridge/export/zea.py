@@ -214,8 +214,9 @@ def copied_tree(recording: Recording, handle, anonymise: bool = False) -> Group:
     (a previous ``custom/sonobridge`` is replaced). ``anonymise``: without the wall-clock
     ``acquisition_time`` and zea's ``metadata/subject``."""
     tree = source_tree(handle, skip=["custom/sonobridge", *(["metadata/subject"] if anonymise else [])])
-    if anonymise:
+    if anonymise:                        # the source's description may name the subject: ours names the pseudonym
         tree.attrs.pop("acquisition_time", None)
+        tree.attrs["description"] = f"{recording.name} (sonobridge conversion)"
     tracks = [key for key, _ in track_groups(handle)]
     layouts: dict[str, dict] = {}
     if CORE_KEY in handle:

@@ -98,7 +98,8 @@ def refuse_hanging(path: str | os.PathLike, limit: int | None = None) -> None:
         raise FormatError(path, problem)
 
 
-def open_checked(path: str | os.PathLike, *, skip: tuple[str, ...] = (), scan_limit: int | None = SCAN_LIMIT):
+def open_checked(path: str | os.PathLike, *, skip: tuple[str, ...] = (), keep: tuple[str, ...] = (),
+                 scan_limit: int | None = SCAN_LIMIT):
     """``path`` opened read-only with h5py (not locked), after the checks that keep a damaged
     file from hanging or crashing HDF5; a problem is a FormatError naming ``path``.
 
@@ -108,6 +109,9 @@ def open_checked(path: str | os.PathLike, *, skip: tuple[str, ...] = (), scan_li
         Name prefixes whose items are not checked for crashing types (:func:`vlen_sequence_item`):
         free-form groups that are read only on request, e.g. ``("custom/",)`` in zea files that
         sonobridge did not write.
+    keep
+        Name prefixes under ``skip`` that are checked all the same (the parts of a free-form group
+        that are read, e.g. ``("custom/sonobridge",)``).
     scan_limit
         The global heap scan (:func:`refuse_hanging`) runs on files up to this many bytes
         (:data:`SCAN_LIMIT`, 256 MiB; None: always, as validation does).
@@ -122,7 +126,7 @@ def open_checked(path: str | os.PathLike, *, skip: tuple[str, ...] = (), scan_li
     except READ_ERRORS as error:
         raise FormatError(path, f"not a readable HDF5 file ({error})") from None
     try:
-        refuse_crashing(handle, path, skip)
+        refuse_crashing(handle, path, skip, keep)
     except FormatError:
         raise
     except READ_ERRORS as error:
@@ -142,12 +146,13 @@ def close_quietly(handle) -> None:
         pass
 
 
-def vlen_sequence_item(handle, skip: tuple[str, ...] = ()) -> str | None:
+def vlen_sequence_item(handle, skip: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> str | None:
     """The first attribute (``object@name``) or dataset of the open file ``handle`` whose type is
     a variable-length *sequence*; None if there is none. Text is stored as variable-length
     strings; a damaged string type reads as a sequence of an unknown kind, and HDF5 (2.0) then
     crashes the interpreter (segmentation fault) converting its value, so such items are refused
-    before any value is read. Names under a ``skip`` prefix (free-form groups) are not checked."""
+    before any value is read. Names under a ``skip`` prefix (free-form groups) are not checked,
+    unless they are also under a ``keep`` prefix (parts of a free-form group that are read)."""
     import h5py
     from h5py import h5t
 
@@ -161,7 +166,7 @@ def vlen_sequence_item(handle, skip: tuple[str, ...] = ()) -> str | None:
         return None
 
     def visit(name: str, obj) -> str | None:
-        if name.startswith(skip):
+        if name.startswith(skip) and not name.startswith(keep):
             return None
         if isinstance(obj, h5py.Dataset) and sequence(obj.id.get_type()):
             return name
@@ -170,12 +175,12 @@ def vlen_sequence_item(handle, skip: tuple[str, ...] = ()) -> str | None:
     return attribute(handle, "/") or handle.visititems(visit)
 
 
-def refuse_crashing(handle, path: str | os.PathLike, skip: tuple[str, ...] = ()) -> None:
+def refuse_crashing(handle, path: str | os.PathLike, skip: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> None:
     """Raise FormatError naming ``path`` (the file is closed) when a value of ``handle`` would
     crash HDF5 (see :func:`vlen_sequence_item`); what h5py raises while looking is raised too."""
     from ..errors import FormatError
 
-    item = vlen_sequence_item(handle, skip)
+    item = vlen_sequence_item(handle, skip, keep)
     if item:
         close_quietly(handle)
         raise FormatError(path, f"{item}: stored as a variable-length sequence, where this format keeps text "

@@ -27,6 +27,31 @@ def _thumbnail(video: str) -> str:
         return ""
 
 
+def pseudonymous_results(results: dict[str, dict[str, Any]], pseudonyms: dict[str, str], key: bytes,
+                         keep: tuple[Path, ...] = ()) -> dict[str, dict[str, Any]]:
+    """``results`` of an anonymised run as reports show them: keyed by the recordings'
+    ``pseudonyms`` (``{label: pseudonym}``; other labels, e.g. unreadable sources, by their
+    :func:`~sonobridge.core.anonymise.pseudonym` under ``key``), every text (keys included)
+    scrubbed of the label's path and names (folders of the ``keep`` paths, e.g. the output
+    folder, stay)."""
+    from ..core.anonymise import identifying_parts, pseudonym, scrub_text
+
+    def scrub(value: Any, parts: list[str], name: str) -> Any:
+        if isinstance(value, str):
+            return scrub_text(value, parts, name)
+        if isinstance(value, dict):
+            return {scrub(k, parts, name): scrub(v, parts, name) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [scrub(v, parts, name) for v in value]
+        return value
+
+    out = {}
+    for label, result in results.items():
+        name = pseudonyms.get(label) or pseudonym(label, key)
+        out[name] = scrub(result, identifying_parts(label, keep), name)
+    return out
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return "<br>".join(f"{html.escape(Path(str(k)).name)}: {html.escape(str(v))}" for k, v in value.items())

@@ -24,9 +24,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..core.anonymise import key_scope, output_key, pseudonym
 from ..errors import SonobridgeError
 from ..export.atomic import write_bytes_atomic
-from .report import html_report
+from .report import html_report, pseudonymous_results
 from ..export.naming import output_stem, unique_stems
 from .stages import STAGES, Item, ItemInputs, output_digest, outputs_complete, source_key
 
@@ -82,26 +83,30 @@ def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tup
 
 
 def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool = False,
-             previous: dict[str, Any] | None = None, gates: dict[str, Any] | None = None) -> dict[str, Any]:
+             previous: dict[str, Any] | None = None, gates: dict[str, Any] | None = None,
+             anonymise_key: bytes | None = None) -> dict[str, Any]:
     """All stages of one recording, in order; ``{stage: status, "seconds": {stage: s}}``. When
     the previous run's result for the same, unchanged source lists outputs that all still check
-    out, it is returned with every status "hit" (the recording is not even opened). The modules
+    out, it is returned with every status "hit" (the recording is not even opened).
+    ``anonymise_key``: the run's key of UID replacements and pseudonyms (the same in every worker). The modules
     the stages need are imported first (:func:`preload`: a Dask worker has not imported them)."""
     preload([item], stages)
     folder = Path(out_dir)
     key = source_key(item)
     # recorded in every output; an output is done only if it matches (made with the same anonymise setting)
     digest = output_digest(key, item.anonymise)
-    if previous and not overwrite and previous.get("source_key") == key and set(stages) <= set(previous) \
+    shown = digest if item.anonymise else key            # an anonymised report names no source file
+    if previous and not overwrite and previous.get("source_key") == shown and set(stages) <= set(previous) \
             and outputs_complete(previous, folder, item, digest):
         return _as_hits(previous)
-    result: dict[str, Any] = {"format": item.format, "seconds": {}, "source_key": key}
+    result: dict[str, Any] = {"format": item.format, "seconds": {}, "source_key": shown}
     recording = ItemInputs(item)        # opened (and a zea input validated) once, by the first stage needing it
-    for stage in stages:
-        with (gates or {}).get(stage) or contextlib.nullcontext():
-            start = time.perf_counter()
-            result[stage] = STAGES[stage](item, folder, overwrite, recording, digest)
-            result["seconds"][stage] = round(time.perf_counter() - start, 4)
+    with key_scope(anonymise_key):
+        for stage in stages:
+            with (gates or {}).get(stage) or contextlib.nullcontext():
+                start = time.perf_counter()
+                result[stage] = STAGES[stage](item, folder, overwrite, recording, digest)
+                result["seconds"][stage] = round(time.perf_counter() - start, 4)
     return result
 
 
@@ -153,7 +158,9 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     in ``out_dir`` are removed before and after the run. One run per output folder at a time: a
     second run waits up to ``lock_timeout_s`` seconds for the first to finish, then raises
     :class:`OutputLockedError` naming the folder and the holder's pid. ``anonymise``: every output
-    without identity (:mod:`sonobridge.core.anonymise`, DICOM PS3.15 basic profile)."""
+    without identity (:mod:`sonobridge.core.anonymise`, DICOM PS3.15 basic profile), named by a
+    pseudonym of its source (keyed hash; the key is ``SONOBRIDGE_ANONYMISE_KEY`` or kept in
+    ``<out>/.sonobridge-anonymise.key``, so re-runs match), the report listing pseudonyms only."""
     sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     out = Path(out_dir) if out_dir is not None else Path(sources[0]).resolve().parent / "sonobridge-out"
     out.mkdir(parents=True, exist_ok=True)
@@ -257,18 +264,24 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
     items = [replace(item, anonymise=anonymise) for item in items if not _inside(item.label, out)]   # never our outputs
     preload(items, stages)                     # before any worker thread starts
     previous = _previous_results(out)
+    secret = output_key(out) if anonymise else None     # one key for the run, handed to every worker
+    if anonymise:                              # outputs and report name recordings by pseudonyms only
+        items = [replace(item, stem=pseudonym(item.label, secret)) for item in items]
+        previous = {item.label: previous[item.stem] for item in items if item.stem in previous}
     results: dict[str, dict[str, Any]] = {path: {"discover": f"error: {problem}"} for path, problem in problems.items()}
     client = _client(executor, scheduler)
     counts: Counter = Counter()                # per-stage outcome counts shown beside the bar
     with tqdm(total=len(items), unit="recording", disable=not progress) as bar:
         if client is not None:
-            futures = {client.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label), pure=False):
+            futures = {client.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label), pure=False,
+                                     anonymise_key=secret):
                        item for item in items}
             completed = _dask_completed(futures)
         else:
             pool = ThreadPoolExecutor(max(1, workers))
             gates = {stage: threading.Semaphore(limit) for stage, limit in (stage_limits or {}).items()}
-            futures = {pool.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label), gates): item
+            futures = {pool.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label), gates,
+                                   anonymise_key=secret): item
                        for item in items}
             completed = as_completed(futures)
         for number, future in enumerate(completed):
@@ -290,6 +303,8 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
         if client is None:
             pool.shutdown(wait=True, cancel_futures=True)
     _remove_partials(out)               # e.g. left by a worker that was killed mid-write and retried
+    if anonymise:
+        results = pseudonymous_results(results, {item.label: item.stem for item in items}, secret, (out,))
     write_report(out, results, time.perf_counter() - started)
     return results
 

@@ -9,6 +9,8 @@ from ..core.geometry import PixelGrid
 from ..core.recording import SampleKind, Stream
 from .envelope import AUTO_REFERENCE_PERCENTILE, LogCompression, power_of
 
+__all__ = ["preview_frame"]
+
 
 def preview_frame(stream: Stream, index: int = 0, dynamic_range_db: float = 60.0) -> np.ndarray:
     """uint8 image ``(n_samples, n_lines)`` of frame ``index``."""
@@ -25,11 +27,10 @@ def preview_frame(stream: Stream, index: int = 0, dynamic_range_db: float = 60.0
     return np.ascontiguousarray(image.T) if line_major and stream.kind is not SampleKind.IMAGE else image
 
 
-def save_png(image: np.ndarray, path) -> None:
-    """Write a uint8 grey image to ``path`` as PNG (atomically)."""
-    from PIL import Image
+def __getattr__(name: str):
+    """``save_png`` moved to :func:`sonobridge.util.png.save_png` (processing writes no files)."""
+    if name == "save_png":
+        from ..util.png import save_png
 
-    from ..export.atomic import atomic_path
-
-    with atomic_path(path) as temporary:
-        Image.fromarray(image).save(temporary, format="PNG")
+        return save_png
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

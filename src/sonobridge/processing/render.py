@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.geometry import LineGeometry, PixelGrid
+from ..core.ensemble import ensemble_geometry, ensembles, is_ensemble_stream
+from ..core.geometry import PixelGrid
 from ..core.recording import Recording, SampleKind, Stream
 from .doppler import ColourFlow, autocorrelation, scan_convert_flow
 from .envelope import bmode
@@ -26,13 +27,10 @@ class Rendering:
     info: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path) -> None:
-        """Write as PNG (atomically)."""
-        from PIL import Image
+        """Write as PNG (atomically): :func:`sonobridge.util.png.save_png`, kept for callers."""
+        from ..util.png import save_png
 
-        from ..export.atomic import atomic_path
-
-        with atomic_path(path) as temporary:
-            Image.fromarray(self.image).save(temporary, format="PNG")
+        save_png(self.image, path)
 
 
 def render(stream: Stream, frame: int = 0, *, pixel_size_m: float | None = None,
@@ -60,7 +58,7 @@ def display_streams(recording: Recording) -> tuple[Stream | None, Stream | None]
     """The pre-scan stream to show as B-mode (envelope, else RF, else plain IQ) and the colour-flow
     ensemble stream to overlay (IQ whose lines repeat), either None if absent."""
     with_frames = [s for s in recording.streams.values() if s.has_frames and s.n_frames]
-    colour = [s for s in with_frames if s.kind is SampleKind.IQ and _is_ensemble(s)]
+    colour = [s for s in with_frames if is_ensemble_stream(s)]
     for kind in (SampleKind.ENVELOPE, SampleKind.RF, SampleKind.AMPLITUDE, SampleKind.IQ):
         for stream in with_frames:
             if stream.kind is kind and stream not in colour:
@@ -68,16 +66,10 @@ def display_streams(recording: Recording) -> tuple[Stream | None, Stream | None]
     return None, (colour[0] if colour else None)
 
 
-def _is_ensemble(stream: Stream) -> bool:
-    return isinstance(stream.geometry, LineGeometry) and stream.geometry.repeats() > 1
-
-
 def overlay_colour(image: np.ndarray, grid: PixelGrid, colour: Stream, frame: int) -> dict[str, Any]:
     """Paint Kasai flow of ``colour`` frame ``frame`` into ``image`` (in place) and outline the box."""
-    from ..formats.clarius.colour import colour_ensembles, colour_geometry
-
-    geometry = colour_geometry(colour)
-    flow = autocorrelation(colour_ensembles(colour, frame))
+    geometry = ensemble_geometry(colour)
+    flow = autocorrelation(ensembles(colour, frame))
     converter = ScanConverter.build(geometry, flow.r0.shape[1], grid=PixelGrid(grid.x_m, grid.z_m))
     pixels = scan_convert_flow(flow, converter)
     shown = pixels.flow_mask() & converter.grid.mask

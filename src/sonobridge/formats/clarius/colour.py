@@ -11,31 +11,21 @@ one depth segment). Ensemble index order is taken as time order.
 """
 from __future__ import annotations
 
-import numpy as np
-
+from ...core.ensemble import EnsembleOrder, ensemble_geometry, ensembles
 from ...core.geometry import LineGeometry
-from ...core.recording import SampleKind, Stream
-from ...errors import FormatError
+from ...core.recording import SampleKind
+
+#: the vendor fact: Clarius colour IQ frames are ``[line][sample][ensemble]``
+ENSEMBLE_ORDER = EnsembleOrder.FASTEST
 
 
-def colour_geometry(stream: Stream) -> LineGeometry:
-    """Geometry of the distinct colour lines (every ``ensemble``-th row)."""
-    return _geometry(stream).distinct_lines()
+def is_colour_iq(kind: SampleKind, geometry: object) -> bool:
+    """Whether a Clarius stream of ``kind`` on ``geometry`` is colour-Doppler IQ (lines repeat)."""
+    return kind is SampleKind.IQ and isinstance(geometry, LineGeometry) and geometry.repeats() > 1
 
 
-def colour_ensembles(stream: Stream, index: int | slice = slice(None)) -> np.ndarray:
-    """Frames ``index`` as complex64 ensembles ``(..., n_lines, n_samples, ensemble)``."""
-    if stream.kind is not SampleKind.IQ:
-        raise ValueError(f"stream {stream.name!r} is not colour IQ")
-    step = _geometry(stream).repeats()
-    if step < 2:
-        raise FormatError(stream.label, "no repeated lines in the yml: not a colour-Doppler ensemble")
-    iq = stream.to_complex(index)
-    rows, samples = iq.shape[-2:]
-    return iq.reshape(*iq.shape[:-2], rows // step, samples, step)
+#: names kept for callers of this module: the generic functions live in :mod:`sonobridge.core.ensemble`
+colour_geometry = ensemble_geometry
+colour_ensembles = ensembles
 
-
-def _geometry(stream: Stream) -> LineGeometry:
-    if not isinstance(stream.geometry, LineGeometry):
-        raise FormatError(stream.label, "no per-line geometry (yml missing?)")
-    return stream.geometry
+__all__ = ["ENSEMBLE_ORDER", "colour_ensembles", "colour_geometry", "is_colour_iq"]

@@ -22,6 +22,7 @@ from ...core.recording import Provenance, Recording, SampleKind, Signal, Stream
 from ...errors import MetadataMismatchError, MissingMetadataError, TruncatedDataWarning
 from ..byteregion import ByteRegion
 from ..lzop import is_lzop
+from .colour import ENSEMBLE_ORDER, is_colour_iq
 from .imu import parse_imu
 from .package import CaptureFiles
 from .probes import find_probe
@@ -175,9 +176,11 @@ class _CaptureReader:
             kind, frame_shape, dtype = header.kind, header.frame_shape, header.sample_dtype
             frames, clock, n_declared = None, (tgc.clock if tgc is not None else None), yml.n_frames
             raw_header = None
+        geometry = self._geometry(yml)
         stream = Stream(
             name=suffix, kind=kind, frame_shape=frame_shape, dtype=dtype, frames=frames,
-            clock_source=clock, clock_unit_s=1e-9, geometry=self._geometry(yml),
+            clock_source=clock, clock_unit_s=1e-9, geometry=geometry,
+            ensemble_order=ENSEMBLE_ORDER if is_colour_iq(kind, geometry) else None,
             parameters={**(yml.parameters if yml else {}), **({"raw_header": raw_header} if raw_header else {})},
             metadata=yml.raw if yml else {},
             provenance=Provenance(tuple(sources), FORMAT, software_version=yml.software_version if yml else None),

@@ -22,14 +22,13 @@ import contextlib
 import io
 import os
 import zlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ...errors import FormatError, MissingDependencyError, SonobridgeError, TruncatedFileError
+from ...errors import FormatError, MissingDependencyError, TruncatedFileError, read_faults
 
 NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
@@ -221,18 +220,15 @@ def _finish(pixels: np.ndarray, layout: PixelLayout, encapsulated: bool) -> np.n
     return pixels
 
 
-@contextlib.contextmanager
-def damaged_content(label: str) -> Iterator[None]:
-    """Turn whatever pydicom or a codec raises on damaged content into one FormatError naming the
-    file (pydicom parses elements lazily, so malformed values surface on access with many types)."""
-    try:
-        yield
-    except SonobridgeError:
-        raise
-    except MemoryError:
-        raise FormatError(label, "damaged DICOM content (its sizes need more memory than there is)") from None
-    except Exception as error:  # noqa: BLE001 - third-party parsers raise arbitrary types on bad bytes
-        raise FormatError(label, f"damaged DICOM content ({type(error).__name__}: {error})") from None
+def damaged_content(label: str) -> contextlib.AbstractContextManager[None]:
+    """Within: what pydicom or a codec raises on damaged content becomes one FormatError naming
+    the file (pydicom parses elements lazily, so malformed values surface on access): the
+    package's read errors (:data:`~sonobridge.errors.READ_ERRORS`), pydicom's own exceptions and
+    a codec that cannot be loaded (imagecodecs raises ImportError then; codec errors are
+    RuntimeErrors)."""
+    from pydicom.errors import BytesLengthException, InvalidDicomError
+
+    return read_faults(label, "damaged DICOM content", also=(InvalidDicomError, BytesLengthException, ImportError))
 
 
 def decode_dataset(ds, label: str, frame: int = 0, threads: int | None = None,

@@ -24,7 +24,7 @@ from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Stream
 from ...errors import READ_ERRORS, FormatError, read_faults
-from ..h5guard import refuse_crashing, refuse_hanging
+from ..h5guard import close_quietly, open_checked
 
 FORMAT = "telemed-tvd-h5"
 SCHEMA = "v1"
@@ -105,7 +105,7 @@ class Sidecar:
         """Close the file the frames are read from (when they come from one)."""
         file = getattr(self.frames, "file", None)
         if file is not None:
-            _close(file)
+            close_quietly(file)
 
     @property
     def ifi_ms(self) -> np.ndarray:
@@ -123,36 +123,21 @@ class Sidecar:
 def read_sidecar(path: str | os.PathLike, keep_open: bool = True) -> Sidecar:
     """Parse a sidecar. ``keep_open``: ``frames`` is the open h5py dataset (else the file is
     closed and ``frames`` is None; ``has_frames`` tells whether the file holds any)."""
-    import h5py
-
-    refuse_hanging(path)
+    handle = open_checked(path)          # every item is checked: the sidecar has no free-form group
     try:
-        handle = h5py.File(path, "r")
-    except READ_ERRORS as error:
-        raise FormatError(path, f"not a readable HDF5 file ({error})") from None
-    try:
-        refuse_crashing(handle, path)
         sidecar, attrs = _parse(handle)
         problem = _inconsistency(sidecar, attrs)
     except READ_ERRORS as error:
-        _close(handle)
+        close_quietly(handle)
         raise FormatError(path, f"not a readable Telemed sidecar ({type(error).__name__}: {error})") from None
     if problem:
-        _close(handle)
+        close_quietly(handle)
         raise FormatError(path, problem)
     sidecar.has_frames = sidecar.frames is not None
     if not keep_open:
         sidecar.close()
         sidecar.frames = None
     return sidecar
-
-
-def _close(handle) -> None:
-    """Close a file that is being given up on (a damaged file may fail even at closing)."""
-    try:
-        handle.close()
-    except READ_ERRORS:
-        pass
 
 
 def _parse(handle) -> tuple[Sidecar, dict[str, Any]]:

@@ -1,10 +1,9 @@
 """Frame-accurate video reading: ``VideoReader(path)[i]`` is exactly frame ``i`` (display order).
 
-Frames are located by the index (:mod:`.index`), never by assuming a constant frame rate. The
-sidecar is trusted only for what the file cannot tell (the source's real frame times): on opening,
-one demux pass (packets only, nothing decoded) gives the file's frame table, and a sidecar that is
-missing, stale, unreadable or whose table disagrees with it (pts, keyframes, time base, frame size)
-is replaced by that table, so a hand-edited or damaged sidecar can never select a wrong frame.
+Frames are located by the index (:mod:`.index`), never by assuming a constant frame rate. Opening
+reads no frame data: the sidecar index is used when its key matches the file and it is consistent
+with itself and the container header (:func:`consistent`); else (missing, stale, unreadable or
+inconsistent) one demux pass (packets only, nothing decoded) builds the table.
 
 To read frame ``i`` the reader seeks to the last keyframe at or before it in display order and
 decodes forward until the frame whose pts is frame ``i``'s; reading forward within a GOP continues
@@ -12,6 +11,12 @@ decoding without seeking. Open-GOP files (x265's default) put leading pictures b
 display order but after it in decode order; a pts-based seek to such a frame lands on the keyframe
 and the decoder drops the leading pictures, so when decoding overshoots the target the reader
 starts again one keyframe earlier.
+
+Every decoded frame is checked against the index while decoding: from the first keyframe the
+decoder gives after a seek, frames must follow the index one by one (each pts at the next position,
+decoder keyframes where the index has keyframes). A sidecar that lies in a self-consistent way is
+caught there: the index is then rebuilt by the demux pass and the read retried once, so a
+hand-edited or damaged sidecar can never select a wrong frame.
 """
 from __future__ import annotations
 
@@ -45,18 +50,32 @@ class VideoReader:
         av = require_av()
         self.path = Path(path)
         try:
-            self.index: FrameIndex = trusted_index(self.path)
             self._container = av.open(os.fspath(self.path))
             self._stream = self._container.streams.video[0]
         except (av.error.FFmpegError, *READ_ERRORS) as error:
             raise FormatError(self.path, f"not a readable video ({type(error).__name__}: {error})") from None
-        # seeks start at a keyframe; frame 0 is where decoding can always start
-        self._keyframes = np.union1d([0], np.flatnonzero(self.index.keyframe)).astype(np.int64)
-        self._decoded = None          # frame iterator of the current decoding run
-        self._last = -1               # display index of the last frame that run returned
+        try:
+            stored = _stored_index(self.path)
+            # a sidecar not yet confirmed by decoding: checked frame by frame (see the module docs)
+            self._verify = stored is not None and consistent(stored, self._stream, self.path)
+            if stored is not None and not self._verify:
+                log.warning("%s: the frame index sidecar is inconsistent with the video; rebuilt", self.path)
+            self._use(stored if self._verify else build_index(self.path))
+        except (av.error.FFmpegError, *READ_ERRORS) as error:
+            self._container.close()
+            raise FormatError(self.path, f"not a readable video ({type(error).__name__}: {error})") from None
         if len(self.index) == 0:
             self._container.close()
             raise FormatError(self.path, "no video frames")
+
+    def _use(self, index: FrameIndex) -> None:
+        """Locate frames with ``index`` from now on (decoding restarts at the next read)."""
+        self.index = index
+        # seeks start at a keyframe; frame 0 is where decoding can always start
+        self._keyframes = np.union1d([0], np.flatnonzero(self.index.keyframe)).astype(np.int64)
+        self._decoded = None          # frame iterator of the current decoding run
+        self._start = 0               # display index of the keyframe the run was sought to
+        self._last = -1               # display index of the last frame that run returned (-1: none yet)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -102,7 +121,21 @@ class VideoReader:
             raise IndexError(f"frame {index} out of range for {n} frames")
         index %= n
         try:
-            return self._locate(index)
+            try:
+                return self._locate(index)
+            except _IndexMismatch as mismatch:
+                if not self._verify:
+                    raise
+                log.warning("%s: the frame index sidecar disagrees with the decoded frames (%s); rebuilt from "
+                            "the video's packets", self.path, mismatch)
+                self._verify = False
+                self._use(build_index(self.path))
+                if index >= len(self):
+                    raise FormatError(self.path, f"frame {index} is not in the video ({len(self)} frames)") from None
+                return self._locate(index)
+        except _IndexMismatch as mismatch:
+            self._last = -1
+            raise FormatError(self.path, f"frame {index} could not be decoded ({mismatch})") from None
         except (require_av().error.FFmpegError, *READ_ERRORS) as error:
             self._last = -1
             raise FormatError(self.path, f"frame {index} could not be decoded ({type(error).__name__}: "
@@ -111,7 +144,7 @@ class VideoReader:
     def _locate(self, index: int) -> np.ndarray:
         position = int(np.searchsorted(self._keyframes, index, side="right")) - 1
         keyframe = int(self._keyframes[max(position, 0)])
-        if not keyframe <= self._last < index:
+        if self._decoded is None or not keyframe <= self._last < index:
             self._seek(keyframe)
         found = self._decode_to(index)
         while found is None and position > 0:       # leading pictures dropped: one keyframe earlier
@@ -119,58 +152,70 @@ class VideoReader:
             self._seek(int(self._keyframes[position]))
             found = self._decode_to(index)
         if found is None:
-            raise FormatError(self.path, f"frame {index} (pts {self.index.pts[index]}) could not be decoded")
+            raise _IndexMismatch(f"no decoded frame matches frame {index} (pts {self.index.pts[index]})")
         return found
 
     def _seek(self, keyframe: int) -> None:
         self._container.seek(int(self.index.pts[keyframe]), stream=self._stream, backward=True, any_frame=False)
         self._decoded = self._container.decode(self._stream)
-        self._last = -1
+        self._start, self._last = keyframe, -1
 
     def _decode_to(self, index: int) -> np.ndarray | None:
-        """Decode forward to frame ``index``; None if the run passes it (the target was dropped)."""
-        target = int(self.index.pts[index])
+        """Decode forward to frame ``index``; None if the run passes it or skips a frame (the target
+        was dropped). Raises _IndexMismatch when an unconfirmed sidecar does not describe a frame."""
+        pts, keyframes = self.index.pts, self.index.keyframe
         for frame in self._decoded:
-            if frame.pts is None or frame.pts < target:
-                continue
-            self._last = int(np.searchsorted(self.index.pts, frame.pts))
-            if frame.pts != target:
+            position = None if frame.pts is None else int(np.searchsorted(pts, frame.pts))
+            if position is None or position == pts.size or pts[position] != frame.pts:
+                if self._verify:
+                    raise _IndexMismatch(f"a decoded frame's pts {frame.pts} is not in the index")
+                continue                                    # not a frame of the table: never returned
+            key = bool(getattr(frame, "key_frame", False))
+            if self._verify and key and not keyframes[position]:
+                raise _IndexMismatch(f"frame {position} decodes as a keyframe, the index says it is not")
+            if self._last < 0:
+                if not (key and self._verify) and position < self._start:
+                    continue                                # leading pictures of the keyframe sought
+            elif position != self._last + 1:
+                return None                                 # a frame missing from the run
+            self._last = position
+            if position > index:
                 return None
-            if (frame.height, frame.width) != (self.index.height, self.index.width):
-                raise FormatError(self.path, f"frame {index} decodes to {frame.width} x {frame.height} pixels, "
-                                             f"the stream declares {self.index.width} x {self.index.height}")
-            return frame.to_ndarray(format="gray")
+            if position == index:
+                if (frame.height, frame.width) != (self.index.height, self.index.width):
+                    raise FormatError(self.path, f"frame {index} decodes to {frame.width} x {frame.height} "
+                                                 f"pixels, the stream declares {self.index.width} x "
+                                                 f"{self.index.height}")
+                return frame.to_ndarray(format="gray")
         return None
 
 
-def trusted_index(path: Path) -> FrameIndex:
-    """The index of the video at ``path``: its sidecar when that agrees with the file's packets
-    (one demux pass, see :func:`agrees`), else the table of that pass (the sidecar's source times
-    are then dropped: nothing ties them to the file's frames)."""
-    fresh = build_index(path)
+class _IndexMismatch(Exception):
+    """The frames being decoded are not the ones the index describes."""
+
+
+def _stored_index(path: Path) -> FrameIndex | None:
+    """Our sidecar index of ``path`` when present, keyed on the file as it is and parseable."""
     try:
-        stored = load_index(path)
+        return load_index(path)
     except READ_ERRORS:             # a hand-edited sidecar whose fields do not even parse
-        stored = None
-    if stored is None:
-        return fresh
-    if agrees(stored, fresh):
-        return stored
-    log.warning("%s: the frame index sidecar disagrees with the video's packets; using the packets", path)
-    return fresh
+        return None
 
 
-def agrees(stored: FrameIndex, fresh: FrameIndex) -> bool:
-    """Whether ``stored`` describes the frames ``fresh`` (a demux pass) found: same pts in display
-    order, keyframes, time base and frame size, a positive rate, and per-frame fields (durations,
-    finite source times in seconds) of the same length."""
-    n = len(fresh)
+def consistent(index: FrameIndex, stream: Any, path: Path) -> bool:
+    """Whether a sidecar ``index`` can be used without a demux pass: pts strictly increasing
+    (display order), frame 0 a keyframe, per-frame fields (keyframes, durations, finite source
+    times in seconds) one per frame, a positive rate, and the container header's time base,
+    frame size and frame count (when it declares one; else no more frames than bytes)."""
     try:
-        return bool(stored.pts.shape == (n,) and np.array_equal(stored.pts, fresh.pts)
-                    and np.array_equal(stored.keyframe, fresh.keyframe) and stored.durations.shape == (n,)
-                    and stored.time_base == fresh.time_base and stored.fps > 0
-                    and (int(stored.width), int(stored.height)) == (fresh.width, fresh.height)
-                    and (stored.time_s is None or _finite_times(stored.time_s, n)))
+        n, declared = len(index), int(stream.frames or 0)
+        context = stream.codec_context
+        return bool(index.pts.ndim == 1 and n > 0 and np.all(np.diff(index.pts) > 0)
+                    and index.keyframe.shape == (n,) and index.keyframe[0] and index.durations.shape == (n,)
+                    and index.fps > 0 and index.time_base > 0 and index.time_base == stream.time_base
+                    and (int(index.width), int(index.height)) == (context.width, context.height)
+                    and (n == declared if declared > 0 else n <= os.path.getsize(path))
+                    and (index.time_s is None or _finite_times(index.time_s, n)))
     except READ_ERRORS:
         return False
 

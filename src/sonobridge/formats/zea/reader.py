@@ -22,11 +22,11 @@ from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Signal, Stream
 from ...core.tgc import TgcCurves
 from ...errors import READ_ERRORS, FormatError, UnsupportedInputError, read_faults
-from ..h5guard import refuse_crashing, refuse_hanging
+from ..h5guard import close_quietly, open_checked
 from .products import Layout
 from .passthrough import ZeaFrames
 from .schema import dataset_value
-from .validate import is_dataset, is_legacy, track_groups
+from .validate import FREE_FORM, READ_FREE_FORM, is_dataset, is_legacy, track_groups
 
 FORMAT = "zea"
 CORE_KEY = "custom/sonobridge/recording"
@@ -35,33 +35,18 @@ KINDS = {"image": SampleKind.IMAGE, "envelope_data": SampleKind.AMPLITUDE, "imag
 
 def open_zea(path: str | os.PathLike):
     """The file opened read-only (zea's codecs registered); errors name the file."""
-    import h5py
     import hdf5plugin  # noqa: F401
 
-    refuse_hanging(path)
+    handle = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
     try:
-        handle = h5py.File(path, "r", locking=False)
-    except READ_ERRORS as error:
-        raise FormatError(path, f"not a readable HDF5 file ({error})") from None
-    try:
-        # files we wrote hold text only; elsewhere custom/ is free-form and read on request only
-        refuse_crashing(handle, path, skip=() if CORE_KEY in handle else ("custom/",))
         tracks = track_groups(handle)
     except READ_ERRORS as error:
-        _close(handle)
+        close_quietly(handle)
         raise FormatError(path, f"unreadable zea structure ({type(error).__name__}: {error})") from None
     if not tracks:
-        _close(handle)
+        close_quietly(handle)
         raise UnsupportedInputError(path, "HDF5 file without zea tracks/ or data/ groups")
     return handle
-
-
-def _close(handle) -> None:
-    """Close a file that is being given up on (a damaged file may fail even at closing)."""
-    try:
-        handle.close()
-    except READ_ERRORS:
-        pass
 
 
 def read_zea(path: str | os.PathLike) -> Recording:
@@ -72,7 +57,7 @@ def read_zea(path: str | os.PathLike) -> Recording:
             return _CoreReader(handle, Path(path)).recording()
         return _GenericReader(handle, Path(path)).recording()
     except READ_ERRORS as error:
-        _close(handle)
+        close_quietly(handle)
         raise FormatError(path, f"unreadable zea content ({type(error).__name__}: {error})") from None
 
 

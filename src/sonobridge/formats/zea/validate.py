@@ -13,12 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import READ_ERRORS
-from ..h5guard import global_heap_problem, vlen_sequence_item
+from ...errors import READ_ERRORS, FormatError
+from ..h5guard import open_checked
 from .schema import (CHANNEL_PRODUCTS, CONSISTENT_DIMS, CUSTOM_MAP_DTYPES, FLOAT_MAPS, GENERIC_MAP_DIMS,
                      MAP_PRODUCTS, PROBE_FIELDS, RAW_DIMS, SCAN_FIELDS, dataset_value, dtype_name)
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: The zea rule for the HDF5 open guard (:func:`~sonobridge.formats.h5guard.open_checked`):
+#: ``custom/`` is free-form and read only on request, so its types are not checked on opening;
+#: ``custom/sonobridge`` (the core recording sonobridge writes and reads back) is.
+FREE_FORM = ("custom/",)
+READ_FREE_FORM = ("custom/sonobridge",)
 
 
 @dataclass(frozen=True)
@@ -60,26 +66,16 @@ class Report:
 
 def validate(path: str | Path) -> Report:
     """Check the file at ``path`` against the zea format; never raises for bad content."""
-    import h5py
     import hdf5plugin  # noqa: F401  (registers the Blosc and other filters zea uses)
 
     report = Report(str(path))
-    problem = global_heap_problem(path)
-    if problem:                       # HDF5 would hang reading its text values: not opened
-        report.findings.append(Finding("", problem))
+    try:                              # the whole file is scanned here, whatever its size
+        handle = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM, scan_limit=None)
+    except FormatError as error:      # would hang or crash HDF5, or is not HDF5: not read
+        report.findings.append(Finding("", error.problem))
         return report
     try:
-        handle = h5py.File(path, "r", locking=False)
-    except READ_ERRORS as error:
-        report.findings.append(Finding("", f"not a readable HDF5 file ({error})"))
-        return report
-    try:
-        item = vlen_sequence_item(handle, skip=("custom/",))
-        if item:
-            report.findings.append(Finding(item.split("@")[0].lstrip("/"), "stored as a variable-length sequence, "
-                                           "where the format keeps text (a damaged type): not read"))
-        else:
-            _Checker(handle, report).run()
+        _Checker(handle, report).run()
     except READ_ERRORS as error:
         # a damaged or mis-shaped file: e.g. a group where a dataset belongs, unreadable chunks
         report.findings.append(Finding("", f"unreadable structure or data ({type(error).__name__}: {error})"))
