@@ -16,7 +16,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import SonobridgeError, UnsupportedInputError
-from .export.naming import output_stem, unique_stems
+from .export.naming import unique_stems
 
 log = logging.getLogger("sonobridge")
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -182,7 +182,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     failures: dict[str, str] = {}
     written: dict[str, dict[str, Any]] = {}
-    for label, recording in _each_recording(args.paths, args, failures):
+    sources = _find_sources(args.paths, failures)
+    stems = unique_stems([source.label for source in sources])       # same-named files: no overwrite
+    for source, recording in _open_each(sources, args, failures):
+        label = source.label
         stream, colour = display_streams(recording)
         try:
             if stream is None:
@@ -196,7 +199,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         except SonobridgeError as exc:
             failures[label] = _report(exc)
             continue
-        path = Path(args.out) if args.out else Path(args.out_dir) / f"{output_stem(label)}_frame{args.frame}.png"
+        path = Path(args.out) if args.out else Path(args.out_dir) / f"{stems[label]}_frame{args.frame}.png"
         rendering.save(path)
         written[label] = {"image": str(path), **rendering.info}
     if args.json:

@@ -165,7 +165,8 @@ def _stream_record(stream: Stream, track: int | None, layout: Layout | None) -> 
             "clock": stream.clock, "clock_unit_s": stream.clock_unit_s, "time_origin": stream.time_origin,
             "geometry": stream.geometry, "parameters": stream.parameters, "metadata": stream.metadata,
             "per_frame": stream.per_frame, "provenance": stream.provenance,
-            "declared_n_frames": stream.declared_n_frames}
+            "declared_n_frames": stream.declared_n_frames,
+            **({"ensemble_order": stream.ensemble_order} if stream.ensemble_order else {})}
 
 
 def _signal_record(signal: Signal) -> dict[str, Any]:

@@ -93,7 +93,8 @@ class _CoreReader:
                       clock_unit_s=record["clock_unit_s"], geometry=record["geometry"],
                       parameters=record["parameters"], metadata=record["metadata"],
                       per_frame=_checked_per_frame(record["per_frame"]), provenance=record["provenance"],
-                      time_origin=record["time_origin"], declared_n_frames=record["declared_n_frames"])
+                      time_origin=record["time_origin"], declared_n_frames=record["declared_n_frames"],
+                      ensemble_order=record.get("ensemble_order"))
 
     def recording(self) -> Recording:
         core = self.core
