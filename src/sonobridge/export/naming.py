@@ -1,10 +1,23 @@
-"""File names of outputs: one stem per recording label, safe characters only."""
+"""File names of outputs: safe characters only, one stem per recording.
+
+A recording's stem comes from its format (:attr:`sonobridge.formats.RecordingSource.stem`, the
+format's own rule); :func:`unique_stems` keeps stems that collide apart.
+
+Examples
+--------
+>>> from sonobridge.export.naming import safe_name, unique_stems
+>>> safe_name("scan 1/a.b")
+'scan_1_a.b'
+>>> unique_stems({"p1/IM1.dcm": "IM1", "p2/IM1.dcm": "IM1", "x.dcm": "x"})["x.dcm"]
+'x'
+"""
 from __future__ import annotations
 
+import hashlib
 import re
-from pathlib import Path
+from collections import Counter
+from collections.abc import Mapping
 
-FORMAT_SUFFIXES = (".tvd.h5", ".hdf5", ".h5", ".dcm", ".dicom", ".tvd")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
@@ -13,30 +26,18 @@ def safe_name(text: str, default: str = "output") -> str:
     return _UNSAFE.sub("_", text).strip("._") or default
 
 
-def output_stem(label: str) -> str:
-    """``<container>-<capture>`` for a Clarius label (``folder_or_tar:prefix``), else the file name
-    without its format suffix, made safe."""
-    container, _, prefix = label.rpartition(":")
-    if container and not Path(label).exists():
-        return safe_name(f"{Path(container).name}-{prefix}")
-    base = Path(label).name
-    for suffix in FORMAT_SUFFIXES:
-        if base.lower().endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return safe_name(base)
+def unique_stems(stems: Mapping[str, str]) -> dict[str, str]:
+    """``{label: stem}`` with stems that collide (e.g. ``p1/IM0001.dcm`` and ``p2/IM0001.dcm``,
+    both ``IM0001``) made unique by a short hash of the label appended, so no two recordings
+    share an output name. The one deduplication of output names: used by the cohort pipeline
+    (:func:`sonobridge.pipeline.run.discover`) and the ``convert``, ``video``, ``preview`` and
+    ``render`` commands.
 
-
-def unique_stems(labels: list[str]) -> dict[str, str]:
-    """``{label: stem}`` with :func:`output_stem`; labels whose stems collide (e.g.
-    ``p1/IM0001.dcm`` and ``p2/IM0001.dcm``) get a short hash of the label appended, so no two
-    recordings share an output name. The one deduplication of output names: used by the cohort
-    pipeline (:func:`sonobridge.pipeline.run.discover`) and the ``convert``, ``video`` and
-    ``preview`` commands."""
-    import hashlib
-    from collections import Counter
-
-    stems = {label: output_stem(label) for label in labels}
+    Parameters
+    ----------
+    stems : mapping of str to str
+        ``{label: stem}``, stems already file-name safe.
+    """
     counts = Counter(stems.values())
     return {label: f"{stem}-{hashlib.sha1(label.encode()).hexdigest()[:8]}" if counts[stem] > 1 else stem
             for label, stem in stems.items()}

@@ -45,6 +45,21 @@ class RecordingSource:
         """Read the recording (options such as ``probe=`` or ``allow_truncated=`` go to the reader)."""
         return self.opener(**options)
 
+    @property
+    def stem(self) -> str:
+        """File-name-safe stem of its outputs (its format's stem rule; not yet made unique)."""
+        from ..export.naming import safe_name
+        from .registry import get_format
+
+        return safe_name(get_format(self.format).stem_of(self.label))
+
+    @property
+    def root(self) -> Path:
+        """The file or folder holding it."""
+        from .registry import get_format
+
+        return get_format(self.format).root_of(self.label)
+
 
 def _file_stem(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     def stem(label: str) -> str:
@@ -80,15 +95,30 @@ class FormatSpec:
     source_files : callable, optional
         ``source_files(label) -> list[Path]``: the files it is read from (default: the root).
     write : callable, optional
-        ``write(recording, path, **options) -> Path`` for formats sonobridge writes.
+        ``write(recording, path, **options) -> Path`` for formats sonobridge writes (options the
+        writer does not know are ignored).
+    writes_folder : bool
+        ``write(recording, folder, stem=..., **options)`` writes several files into a folder and
+        returns ``{path: Outcome}`` (videos), instead of one file at ``path``.
     write_suffix : str, optional
         Suffix of written files (``".hdf5"``).
     stage : str, optional
         Pipeline stage this format's writer serves (``"ingest"``, ``"video"``, ``"dicom"``).
     output_done : callable, optional
-        ``output_done(path) -> bool``: a written file is complete and intact.
+        ``output_done(path, source_digest) -> bool``: a written file is complete and intact beyond
+        what the pipeline's output record vouches for (e.g. its first frame decodes); a format
+        that records its source itself (the video index) also checks ``source_digest`` (any when
+        None). May raise on a damaged file (then it is not done).
     validate : callable, optional
-        ``validate(path) -> list[str]``: problems of a file of this format (empty: valid).
+        ``validate(path) -> report``: the file checked against this format's rules; the report
+        has ``path``, ``valid``, ``findings`` and ``errors`` (printable) and ``to_json()``; never
+        raises for bad content.
+    unpack : callable, optional
+        ``unpack(path, out_dir, overwrite=False) -> {output path: Outcome}``: the files of its
+        recordings at ``path`` written out as plain files (``sonobridge unpack``).
+    thumbnail : callable, optional
+        ``thumbnail(path) -> ndarray``: the first frame of a written file, ``(rows, cols)`` or
+        ``(rows, cols, 3)`` uint8 (run report pictures).
     frame_tolerance : int
         Frames a stream may lack against its declared count and still be complete.
     qc : callable, optional
@@ -108,10 +138,13 @@ class FormatSpec:
     source_root: Callable[[str], Path] | None = None
     source_files: Callable[[str], list[Path]] | None = None
     write: Callable[..., Any] | None = None
+    writes_folder: bool = False
     write_suffix: str | None = None
     stage: str | None = None
-    output_done: Callable[[Path], bool] | None = None
-    validate: Callable[[str | os.PathLike], list[str]] | None = None
+    output_done: Callable[[Path, str | None], bool] | None = None
+    validate: Callable[[str | os.PathLike], Any] | None = None
+    unpack: Callable[..., dict[str, Any]] | None = None
+    thumbnail: Callable[[str | os.PathLike], Any] | None = None
     frame_tolerance: int = 0
     qc: Callable[[str], dict[str, Any]] | None = None
     manufacturer: str = ""

@@ -41,11 +41,12 @@ def source_root(label: str) -> Path:
 
 
 def stem(label: str) -> str:
-    """``<container>-<capture>`` (sub-folders of a package joined with ``-``), else the file name."""
+    """``<container>-<capture>`` (a package's sub-folder stays in the capture part, made file-name
+    safe by the caller), else the file name."""
     parts = _split(label)
     if parts is None:
         return Path(label).name
-    return f"{parts[0].name}-{parts[1].replace('/', '-')}"
+    return f"{parts[0].name}-{parts[1]}"
 
 
 def source_files(label: str) -> list[Path]:
@@ -63,8 +64,17 @@ def source_files(label: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.startswith(f"{prefix}_"))
 
 
+def _unpack(path, out_dir, *, overwrite: bool = False) -> dict[str, Any]:
+    """:func:`.unpack.unpack`: the captures' files, ``.raw.lzo`` decompressed."""
+    from .unpack import unpack
+
+    return unpack(path, out_dir, overwrite=overwrite)
+
+
 SPECS = (
     FormatSpec(name=NAME, title="Clarius raw data", suffixes=(".raw.lzo", ".raw", ".tar"), claim=_claim,
                order=90, stem=stem, source_root=source_root, source_files=source_files, manufacturer="Clarius",
-               preload=("yaml", "sonobridge.formats.clarius.reader", "sonobridge.formats.lzop")),
+               unpack=_unpack,
+               preload=("yaml", "sonobridge.formats.clarius", "sonobridge.formats.clarius.reader",
+                        "sonobridge.formats.lzop")),
 )

@@ -41,16 +41,31 @@ def _claim(path: Path, files: list[Path], explicit: bool) -> list[RecordingSourc
     return [RecordingSource(str(f), "dicom", opener(f)) for f in files if _looks_dicom(f, explicit)]
 
 
-def _write(recording, path: str | os.PathLike, **options: Any):
+def _write(recording, path: str | os.PathLike, *, patient_name: str | None = None, patient_id: str | None = None,
+           **options: Any):
+    """:func:`export_dicom` (``patient_name``/``patient_id``: the DICOM patient; unknown options ignored)."""
     from ...export.dicom import export_dicom
 
-    return export_dicom(recording, path, **options)
+    patient = {key: value for key, value in (("name", patient_name), ("id", patient_id)) if value}
+    known = ("compression", "overwrite", "anonymise")
+    return export_dicom(recording, path, patient=patient or None,
+                        **{key: value for key, value in options.items() if key in known})
+
+
+def _decodes(path: Path, digest: str | None = None) -> bool:
+    """A written DICOM file is intact when its first frame decodes (raises when it does not)."""
+    from .pixels import decode
+
+    decode(path, frame=1)
+    return True
 
 
 SPECS = (
     FormatSpec(name="dicom", title="DICOM", suffixes=SUFFIXES, claim=_claim, order=30, write=_write,
-               write_suffix=".dcm", stage="dicom",
-               preload=("pydicom", "pydicom.dataset", "pydicom.filereader", "pydicom.pixels", "imagecodecs",
-                        "sonobridge.formats.dicom.reader", "sonobridge.formats.dicom.pixels",
+               write_suffix=".dcm", stage="dicom", output_done=_decodes,
+               preload=("pydicom", "pydicom.dataset", "pydicom.errors", "pydicom.uid", "pydicom.encaps",
+                        "pydicom.sequence", "pydicom.jsonrep", "pydicom.filereader", "pydicom.pixels",
+                        "pydicom.pixels.encoders", "imagecodecs", "sonobridge.formats.dicom.reader",
+                        "sonobridge.formats.dicom.pixels", "sonobridge.formats.dicom.meta",
                         "sonobridge.export.dicom")),
 )

@@ -50,7 +50,7 @@ def _lut_qc(label: str) -> dict[str, Any]:
 SPECS = (
     FormatSpec(name="telemed-tvd-h5", title="Telemed .tvd.h5 sidecar", suffixes=(SIDECAR_SUFFIX,),
                claim=_claim_sidecars, order=10, frame_tolerance=16, qc=_lut_qc,
-               preload=("sonobridge.formats.telemed.sidecar", "sonobridge.formats.telemed.qc")),
+               preload=("h5py", "sonobridge.formats.telemed.sidecar", "sonobridge.formats.telemed.qc")),
     FormatSpec(name="telemed-tvd", title="Telemed .tvd", suffixes=(TVD_SUFFIX,), claim=_claim_tvds, order=11,
                preload=("sonobridge.formats.telemed.tvd",)),
 )

@@ -15,7 +15,6 @@ the table is known at encode time, without decoding.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,27 +26,13 @@ from typing import Any
 import numpy as np
 
 from ...export.atomic import write_bytes_atomic
+from ...util.filekey import PROBE_BYTES, file_key  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
 INDEX_SUFFIX = ".index.json"
 DNAV_SUFFIX = ".dnav-toc"
 INDEX_FORMAT = "sonobridge-video-index/1"
-PROBE_BYTES = 64 * 1024
-
-
-def file_key(path: str | os.PathLike) -> dict[str, Any]:
-    """``{size, mtime, head_sha256, tail_sha256}`` of the file (datanavigator's cache key)."""
-    stat = os.stat(path)
-    with open(path, "rb") as handle:
-        head = handle.read(min(PROBE_BYTES, stat.st_size))
-        if stat.st_size > PROBE_BYTES:
-            handle.seek(stat.st_size - PROBE_BYTES)
-            tail = handle.read(PROBE_BYTES)
-        else:
-            tail = head
-    return {"size": int(stat.st_size), "mtime": float(stat.st_mtime),
-            "head_sha256": hashlib.sha256(head).hexdigest(), "tail_sha256": hashlib.sha256(tail).hexdigest()}
 
 
 @dataclass

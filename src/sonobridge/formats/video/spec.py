@@ -3,6 +3,7 @@ as recordings."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from ..spec import FormatSpec
@@ -14,8 +15,28 @@ def _write(recording, out_dir: str | os.PathLike, **options: Any):
     return export_video(recording, out_dir, **options)
 
 
+def _complete(path: Path, digest: str | None = None) -> bool:
+    """A video is done when its index matches it and records ``digest`` (any when None), and its
+    ``.dnav-toc`` matches the index (a stale one is rewritten from it)."""
+    from .index import complete_index
+
+    return complete_index(path, digest) is not None
+
+
+def _first_frame(path: str | os.PathLike):
+    """The first frame of the video at ``path``: ``(rows, cols)`` or ``(rows, cols, 3)`` uint8."""
+    import numpy as np
+
+    from .reader import VideoReader
+
+    with VideoReader(path) as reader:
+        return np.asarray(reader[0])
+
+
 SPECS = (
     FormatSpec(name="video", title="lossless video with frame index", suffixes=(".mp4",), write=_write,
-               write_suffix=".mp4", stage="video", order=200,
-               preload=("av", "sonobridge.formats.video.index", "sonobridge.export.video")),
+               writes_folder=True, write_suffix=".mp4", stage="video", order=200, output_done=_complete,
+               thumbnail=_first_frame,
+               preload=("av", "sonobridge.formats.video.reader", "sonobridge.formats.video.index",
+                        "sonobridge.export.video")),
 )

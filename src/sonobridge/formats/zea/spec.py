@@ -22,21 +22,25 @@ def _claim(path: Path, files: list[Path], explicit: bool) -> list[RecordingSourc
     return [RecordingSource(str(f), "zea", opener(f)) for f in files if f.suffix.lower() in HDF5_SUFFIXES]
 
 
-def _write(recording, path: str | os.PathLike, **options: Any):
+def _write(recording, path: str | os.PathLike, *, compression: Any = "fast", **options: Any):
+    """:func:`export_zea` (``compression="none"``: uncompressed; unknown options ignored)."""
     from ...export.zea import export_zea
 
-    return export_zea(recording, path, **options)
+    known = ("scan_converted", "pixel_size_m", "overwrite", "progress", "anonymise")
+    return export_zea(recording, path, compression=None if compression == "none" else compression,
+                      **{key: value for key, value in options.items() if key in known})
 
 
-def _findings(path: str | os.PathLike) -> list[str]:
+def _validate(path: str | os.PathLike):
     from .validate import validate
 
-    return [f"{finding.key}: {finding.problem}" for finding in validate(path).errors]
+    return validate(path)
 
 
 SPECS = (
     FormatSpec(name="zea", title="zea HDF5", suffixes=HDF5_SUFFIXES, claim=_claim, order=20, write=_write,
-               write_suffix=".hdf5", stage="ingest", validate=_findings,
-               preload=("h5py", "hdf5plugin", "sonobridge.formats.zea.reader", "sonobridge.formats.zea.validate",
+               write_suffix=".hdf5", stage="ingest", validate=_validate,
+               preload=("h5py", "hdf5plugin", "numcodecs", "sonobridge.formats.zea.reader",
+                        "sonobridge.formats.zea.validate", "sonobridge.formats.zea.schema",
                         "sonobridge.formats.zea.writer", "sonobridge.export.zea")),
 )
