@@ -64,7 +64,7 @@ def stream_of(frames: np.ndarray):
 
 
 def encode_ours(frames: np.ndarray, path: Path) -> float:
-    from sonobridge.export.video import write_video
+    from sonobridge.formats.video.writer import write_video
 
     start = time.perf_counter()
     write_video(stream_of(frames), path, fps=FPS)
@@ -170,7 +170,7 @@ def versus_telemed(frames: np.ndarray, folder: Path) -> None:
     start = time.perf_counter()
     result = telemed.export_video(sidecar, out_dir=folder / "telemed", crop="panel", progress=False)
     theirs = time.perf_counter() - start
-    from sonobridge.export.video import write_video
+    from sonobridge.formats.video.writer import write_video
 
     start = time.perf_counter()
     with __import__("h5py").File(sidecar, "r") as handle:

@@ -9,7 +9,7 @@
    file for reference.
 3. ``import sonobridge.zea`` vs ``import zea`` in fresh interpreters, up to a usable ``File``
    class (target < 0.5 s).
-4. The codec table behind ``sonobridge.formats.zea.writer.CODECS``: compression speed (all
+4. The codec table behind ``sonobridge.formats.zea.tree.CODECS``: compression speed (all
    cores, as the writer runs it), decoding speed (one core) and ratio per Blosc candidate on uint8
    speckle and on float32 IQ samples (the real Clarius IQ fixture, int16 values).
 

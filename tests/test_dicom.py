@@ -250,7 +250,7 @@ def test_written_us_multiframe_is_valid_and_reads_back(tmp_path, clarius_data, c
         recording = open_recording(clarius_data / "carotid_doppler_2020", probe="L7")
     else:
         recording = open_recording(DICOM / "pydicom" / "examples_ybr_color.dcm")
-    from sonobridge.export.dicom import dicom_stream
+    from sonobridge.formats.dicom.writer import dicom_stream
 
     stream = dicom_stream(recording)
     path = sonobridge.dicom.write(recording, tmp_path / "us.dcm", compression=compression,

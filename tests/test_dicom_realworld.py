@@ -20,7 +20,7 @@ from sonobridge.core.describe import describe
 from sonobridge.core.geometry import PixelGrid
 from sonobridge.core.recording import SampleKind, Stream
 from sonobridge.errors import FormatError, SonobridgeError
-from sonobridge.export.dicom import export_dicom, number_string, save_dataset
+from sonobridge.formats.dicom.writer import export_dicom, number_string, save_dataset
 from sonobridge.formats import open_recording
 from sonobridge.formats.dicom.meta import geometry_meta
 from sonobridge.formats.dicom.pixels import decode
@@ -106,7 +106,7 @@ def test_region_offsets_place_the_image_absolutely(tmp_path):
 def test_negative_delta_keeps_the_axis_faithful_and_spacings_positive(tmp_path):
     """An ACUSON phased array: PhysicalDeltaX < 0, x decreases left to right; every reported spacing
     is a magnitude, and describe / zea export / DICOM export keep the axis as it is."""
-    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.zea.writer import export_zea
 
     path = us_file(tmp_path / "acuson.dcm", [region(0, 0, 79, 59, -0.025, 0.025, reference=(40, 0), value_cm=(0, 0.5))])
     recording = open_recording(path)

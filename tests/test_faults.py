@@ -108,7 +108,7 @@ def test_uncompressed_output_that_cannot_fit_is_refused_before_writing(tmp_path,
 
 
 def test_export_raises_disk_full_in_process_and_the_interpreter_lives_on(tmp_path, clarius_data):
-    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.zea.writer import export_zea
     from sonobridge.formats import open_recording
 
     recording = open_recording(clarius_data / "carotid_doppler_2020", probe="L15")
@@ -173,7 +173,7 @@ def test_unwritable_temporary_folder_is_not_needed(tmp_path, read_only_folder, c
 
 
 def test_atomic_write_failure_names_the_output_and_leaves_nothing(read_only_folder):
-    from sonobridge.export.atomic import write_bytes_atomic
+    from sonobridge.util.atomic import write_bytes_atomic
 
     with pytest.raises(OutputError, match="Read-only file system") as error:
         write_bytes_atomic(read_only_folder / "sub" / "x.json", b"{}")
@@ -327,7 +327,7 @@ def test_guarded_hdf5_write_is_as_fast_as_a_direct_one(tmp_path):
     than noise (measured: equal on 263 MB)."""
     import h5py
 
-    from sonobridge.export.atomic import hdf5_file
+    from sonobridge.util.atomic import hdf5_file
 
     data = np.random.default_rng(0).integers(0, 255, (64, 512, 512), dtype=np.uint8)
 

@@ -179,7 +179,7 @@ def zea_sources(tmp_path_factory) -> list[Path]:
     """The shared zea fixtures and files written by sonobridge (compressed, core-model and generic)."""
     folder = tmp_path_factory.mktemp("zea_sources")
     write_capture(folder / "capture", "env", 1, frames=4, lines=64, samples=300, seed=7)   # chunked frames
-    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.zea.writer import export_zea
 
     written = [export_zea(open_recording(folder / "capture"), folder / "core.hdf5", compression="fast"),
                zea.File.create(folder / "gzip.hdf5", compression="gzip",
@@ -426,7 +426,7 @@ def lie(index: dict, rng: random.Random) -> dict:
 def video(tmp_path_factory) -> tuple[Path, np.ndarray]:
     from test_video import image_stream, moving_frames
 
-    from sonobridge.export.video import write_video
+    from sonobridge.formats.video.writer import write_video
 
     frames = moving_frames(50, 24, 40, seed=9)
     path = tmp_path_factory.mktemp("video") / "v.mp4"
@@ -571,9 +571,9 @@ def test_dicom_parser_errors_are_format_errors():
 
 def test_zea_copy_of_frames_outside_every_track_is_refused(tmp_path):
     """copied_tree raised a bare StopIteration when a stream's dataset was under no track group."""
-    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.zea.writer import export_zea
     from sonobridge.formats.zea.passthrough import ZeaFrames
-    from sonobridge.formats.zea.writer import InvalidZeaDataError
+    from sonobridge.formats.zea.tree import InvalidZeaDataError
 
     recording = open_recording(ZEA / "tiny.hdf5")
     stream = next(s for s in recording.streams.values() if isinstance(s.frames, ZeaFrames))
@@ -592,7 +592,7 @@ def test_dicom_export_checks_free_space_before_writing(tmp_path):
     from test_video import image_stream
 
     from sonobridge.errors import DiskFullError
-    from sonobridge.export.dicom import export_dicom
+    from sonobridge.formats.dicom.writer import export_dicom
 
     frames = np.random.default_rng(0).integers(0, 256, (40, 160, 200), np.uint8)     # 1.28 MB raw
     with tmpfs(tmp_path / "disk", "1m") as disk:

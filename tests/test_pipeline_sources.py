@@ -342,7 +342,7 @@ def test_workers_find_their_modules_imported(tmp_path):
         assert len(document["results"]) == len(names)
         assert "ImportError" not in json.dumps(document["results"]) and "partially initialized" not in run.stderr
         assert {"pydicom.dataset", "pydicom.encaps", "h5py", "hdf5plugin", "av",
-                "sonobridge.export.dicom"} <= set(document["modules"])
+                "sonobridge.formats.dicom.writer"} <= set(document["modules"])
 
 
 # ------------------------------------------------------------------ same-named captures in tar folders
@@ -458,7 +458,7 @@ def test_the_record_keys_the_output_without_a_whole_file_hash(tmp_path):
 
 
 def test_export_zea_has_no_source_digest_parameter(tmp_path):
-    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.zea.writer import export_zea
 
     raw = _capture(tmp_path / "a", seed=1)
     with pytest.raises(TypeError):
@@ -617,4 +617,4 @@ def test_run_item_imports_its_modules_itself(tmp_path):
     assert not document["errors"] and len(document["results"]) == len(names)
     assert "ImportError" not in json.dumps(document["results"]) and "partially initialized" not in run.stderr
     assert {"stage:ingest", "stage:dicom", "format:dicom"} <= set(document["preloaded"])
-    assert {"pydicom.dataset", "pydicom.encaps", "h5py", "sonobridge.export.dicom"} <= set(document["modules"])
+    assert {"pydicom.dataset", "pydicom.encaps", "h5py", "sonobridge.formats.dicom.writer"} <= set(document["modules"])

@@ -32,7 +32,7 @@ from sonobridge.core.anonymise import (BASIC_PROFILE, KEY_ENV, KEY_FILE, anonymi
                                        output_key, pseudonym, replace_uid)
 from sonobridge.errors import SonobridgeError
 from sonobridge.pipeline.run import _overall, discover, process, run_item
-from sonobridge.export.zea import export_zea
+from sonobridge.formats.zea.writer import export_zea
 from sonobridge.formats import open_recording
 
 IDENTITY = {

@@ -12,7 +12,7 @@ from sonobridge.core.frames import LazyFrames
 from sonobridge.core.geometry import PixelGrid
 from sonobridge.core.recording import Provenance, Recording, SampleKind, Stream
 from sonobridge.errors import FormatError, SonobridgeError
-from sonobridge.export.zea import export_zea
+from sonobridge.formats.zea.writer import export_zea
 from sonobridge.pipeline.run import process
 
 from conftest import SHARED
@@ -78,14 +78,14 @@ def test_tvd_stream_header_without_format_is_a_format_error(tmp_path):
 
 
 def test_stream_names_from_inside_a_file_cannot_escape_the_output_folder(tmp_path):
-    from sonobridge.export.video import output_names
+    from sonobridge.formats.video.writer import output_names
 
     names = output_names("rec", ["/../../../escaped", "track_0/image"])
     assert all("/" not in name and not name.startswith(".") for name in names.values())
 
 
 def test_encoder_refusal_is_a_status_not_an_exception(tmp_path):
-    from sonobridge.export.video import export_video
+    from sonobridge.formats.video.writer import export_video
 
     status = export_video(stream(np.zeros((5, 6, 64), np.uint8)), tmp_path, progress=False)
     assert list(status.values())[0].startswith("error") and not list(tmp_path.glob("*.mp4"))

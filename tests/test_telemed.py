@@ -128,8 +128,8 @@ def test_sidecar_in_the_core_model_and_through_the_exports(cohort, tmp_path):
     assert stream.geometry.pixel_size_m == pytest.approx(log.image_dx_cm_per_px / 100)
     assert np.allclose(stream.timestamps_s, log.time_ms / 1000)
     assert np.array_equal(stream.frames[4], log.frame(4, crop="panel", panel=2))
-    from sonobridge.export.dicom import export_dicom
-    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.dicom.writer import export_dicom
+    from sonobridge.formats.zea.writer import export_zea
 
     single = open_recording(cohort["single"])
     assert sonobridge.zea.validate(export_zea(single, tmp_path / "s.hdf5")).valid
@@ -244,7 +244,7 @@ def test_tvd_damage_is_reported(tmp_path):
 
 
 def test_legacy_side_by_side_crop(tmp_path):
-    from sonobridge.export.video import write_video
+    from sonobridge.formats.video.writer import write_video
     from sonobridge.formats.video.reader import VideoReader
 
     from test_video import image_stream

@@ -16,7 +16,7 @@ import sonobridge.errors
 import sonobridge.zea as sz
 from sonobridge.cli import main
 from sonobridge.core.recording import Provenance, SampleKind, Stream
-from sonobridge.export.video import export_video, write_video
+from sonobridge.formats.video.writer import export_video, write_video
 from sonobridge.formats import open_recording
 from sonobridge.formats.video.index import build_index, dnav_path, index_path, load_index
 
@@ -193,7 +193,7 @@ def test_crash_mid_encode_leaves_nothing(tmp_path):
 def test_lossy_branch_and_flip(tmp_path):
     frames = moving_frames(20, 40, 50)
     write_video(image_stream(frames), tmp_path / "lossy.mp4", settings=__import__(
-        "sonobridge.export.video", fromlist=["EncoderSettings"]).EncoderSettings(crf=28))
+        "sonobridge.formats.video.writer", fromlist=["EncoderSettings"]).EncoderSettings(crf=28))
     write_video(image_stream(frames), tmp_path / "flip.mp4", flip=True, crop=(5, 35, 10, 50))
     with sonobridge.VideoReader(tmp_path / "lossy.mp4") as lossy, sonobridge.VideoReader(tmp_path / "flip.mp4") as flip:
         assert np.abs(lossy[7].astype(int) - frames[7]).mean() < 20

@@ -13,7 +13,7 @@ import sonobridge
 import sonobridge.zea as sz
 from sonobridge.cli import main
 from sonobridge.core.recording import Provenance, Recording, SampleKind, Stream
-from sonobridge.export.video import DEFAULT_DB_RANGE, db_to_uint8, export_video
+from sonobridge.formats.video.writer import DEFAULT_DB_RANGE, db_to_uint8, export_video
 from sonobridge.formats import open_recording
 from sonobridge.formats.video.index import load_index
 from sonobridge.processing.envelope import LogCompression

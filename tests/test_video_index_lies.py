@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("av", reason="the test extra installs PyAV")
 
 from sonobridge import VideoReader  # noqa: E402
-from sonobridge.export.video import write_video  # noqa: E402
+from sonobridge.formats.video.writer import write_video  # noqa: E402
 from sonobridge.formats.video.index import file_key, load_index  # noqa: E402
 
 from test_video import image_stream, moving_frames  # noqa: E402

@@ -77,7 +77,7 @@ def test_same_arrays_as_real_zea(real_zea, name):
 
 # ---------------------------------------------------------------- files we write
 def written_files(tmp_path, clarius_data, capture) -> dict[str, object]:
-    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.zea.writer import export_zea
     from sonobridge.formats import open_recording
 
     rng = np.random.default_rng(3)

@@ -15,10 +15,10 @@ import pytest
 
 import sonobridge.zea as ours
 from sonobridge.cli import main
-from sonobridge.export.zea import export_zea
+from sonobridge.formats.zea.writer import export_zea
 from sonobridge.formats import open_recording
 from sonobridge.formats.zea.reader import read_zea
-from sonobridge.formats.zea.writer import InvalidZeaDataError
+from sonobridge.formats.zea.tree import InvalidZeaDataError
 
 from test_zea_read import VERDICTS, ZEA
 

@@ -15,7 +15,7 @@ import sonobridge.zea as sz
 from sonobridge.cli import main
 from sonobridge.core.frames import LazyFrames
 from sonobridge.errors import FormatError, OutputExistsError, SonobridgeError
-from sonobridge.export.zea import export_zea
+from sonobridge.formats.zea.writer import export_zea
 from sonobridge.formats import open_recording
 from sonobridge.formats.zea.reader import read_zea
 

@@ -7,7 +7,7 @@ __all__ = ["VideoReader", "export_video"]
 def __getattr__(name: str):
     """Heavy parts load on first use, so ``import sonobridge`` stays light."""
     if name == "export_video":
-        from .export.video import export_video
+        from .formats.video.writer import export_video
 
         return export_video
     if name == "VideoReader":

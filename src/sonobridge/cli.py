@@ -28,7 +28,7 @@ def _report(error: SonobridgeError | OSError) -> str:
     """Print a user-facing error as one stderr line; return its text. An ``OSError`` (e.g. a
     read-only or full output folder) is worded as the package's errors: ``<path>: <problem>``."""
     if isinstance(error, OSError) and not isinstance(error, SonobridgeError):
-        from .export.atomic import os_problem
+        from .util.atomic import os_problem
 
         error = SonobridgeError(error.filename, os_problem(error))
     print(f"sonobridge: error: {error}", file=sys.stderr)
@@ -136,7 +136,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from .core.describe import describe
-    from .export.atomic import write_bytes_atomic
+    from .util.atomic import write_bytes_atomic
     from .processing.preview import preview_frame, save_png
 
     out_dir = Path(args.out_dir)
@@ -215,13 +215,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def _convert_one(recording, path: Path, args: argparse.Namespace) -> None:
     if path.suffix.lower() in (".dcm", ".dicom"):
-        from .export.dicom import export_dicom
+        from .formats.dicom.writer import export_dicom
 
         patient = {key: value for key, value in (("name", args.patient_name), ("id", args.patient_id)) if value}
         export_dicom(recording, path, patient=patient, compression=args.dicom_compression,
                      anonymise=args.anonymise, overwrite=args.overwrite)
         return
-    from .export.zea import export_zea
+    from .formats.zea.writer import export_zea
 
     export_zea(recording, path, scan_converted=not args.no_scan_convert,
                pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
@@ -303,7 +303,7 @@ def _source_digest(source, stem: str, args: argparse.Namespace) -> str:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .export.video import export_video
+    from .formats.video.writer import export_video
 
     failures: dict[str, str] = {}
     results: dict[str, str] = {}

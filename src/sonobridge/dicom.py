@@ -8,11 +8,11 @@
 
 A thin face over :mod:`sonobridge.formats.dicom` (decoding every transfer syntax including JPEG XL,
 regions placed absolutely with their signed deltas, timing, reading into the core model) and
-:mod:`sonobridge.export.dicom` (US Multi-frame writer: none, rle, jpeg-ls, jpeg-xl, jpeg).
+:mod:`sonobridge.formats.dicom.writer` (US Multi-frame writer: none, rle, jpeg-ls, jpeg-xl, jpeg).
 """
 from __future__ import annotations
 
-from .export.dicom import export_dicom as write
+from .formats.dicom.writer import export_dicom as write
 from .formats.dicom.meta import UltrasoundRegion, frame_times_s, us_regions
 from .formats.dicom.pixels import decode
 from .formats.dicom.reader import read_dicom as read

@@ -8,7 +8,7 @@
 >>> sonobridge.telemed.export_video("cohort/")        # {mp4 path: "built" | "hit" | "error: ..."}
 
 A thin face over :mod:`sonobridge.formats.telemed` (sidecar, UIFF header, autocrop) and the
-video export of :mod:`sonobridge.export.video`.
+video export of :mod:`sonobridge.formats.video.writer`.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from .formats.telemed.spec import has_sidecar
 from .formats.telemed.uiff import read_tvd_n_frames
 
 if TYPE_CHECKING:
-    from .export.video import VideoOptions
+    from .formats.video.writer import VideoOptions
 
 __all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "connect", "crop_folder", "crop_video", "export_h5",
            "export_video", "keep_full_speed", "looks_lut_inverted", "process", "read_tvd_n_frames", "verify_complete",
@@ -249,7 +249,7 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
     frame index (and ``.dnav-toc`` when ``build_toc``). ``crop``: ``"image"`` (inner image) or
     ``"panel"``; L/R flip when ``b_is_scan_direction_changed`` and ``normalize_orientation``.
     Returns ``{mp4 path: "built" | "hit" | "error: ..."}``."""
-    from .export.video import EncoderSettings, VideoOptions
+    from .formats.video.writer import EncoderSettings, VideoOptions
 
     if codec != "h265_mono":
         raise ValueError(f"codec {codec!r}: only 'h265_mono' is supported")
@@ -273,7 +273,7 @@ def export_video(source: str | os.PathLike | Iterable, *, recursive: bool = True
 
 def _export_panels(sidecar_path: Path, out_dir, crop: str, normalize_orientation: bool, skip_existing: bool,
                    overwrite: bool, options: VideoOptions) -> dict[str, str]:
-    from .export.video import export_stream
+    from .formats.video.writer import export_stream
 
     sidecar = read_sidecar(sidecar_path)                    # one read: the Log and the streams share it
     log = Log.from_sidecar(sidecar_path, sidecar)
@@ -359,7 +359,7 @@ def crop_video(src: str | os.PathLike, dst: str | os.PathLike, side: str, *, crf
                preset: str = "slow", mono: bool = True) -> str:
     """Deprecated: crop one EchoWave side-by-side mp4 to its ``"left"`` or ``"right"`` view as
     grey HEVC (``crf=None`` for lossless); an existing ``dst`` is kept. Returns the status."""
-    from .export.video import EncoderSettings, VideoOptions, export_stream, video_stream
+    from .formats.video.writer import EncoderSettings, VideoOptions, export_stream, video_stream
 
     warnings.warn(_DEPRECATED, DeprecationWarning, stacklevel=2)
     if side not in ("left", "right") or not mono:
@@ -420,7 +420,7 @@ def backfill_tvd_n_frames(source: str | os.PathLike | Iterable) -> dict[str, int
 
     import h5py
 
-    from .export.atomic import atomic_path
+    from .util.atomic import atomic_path
 
     results = {}
     for path in _sidecars(source, True, "*.tvd.h5"):

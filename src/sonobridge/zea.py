@@ -24,7 +24,7 @@ from .errors import FormatError, read_faults
 from .formats.h5guard import close_quietly, open_checked
 from .formats.zea.schema import dataset_value
 from .formats.zea.validate import FREE_FORM, READ_FREE_FORM, Finding, Report, is_legacy, track_groups, validate
-from .formats.zea.writer import CODECS, InvalidZeaDataError, file_tree, write_tree
+from .formats.zea.tree import CODECS, InvalidZeaDataError, file_tree, write_tree
 
 __all__ = ["CODECS", "File", "Finding", "InvalidZeaDataError", "Report", "Track", "validate"]
 

@@ -73,7 +73,7 @@ def test_the_clarius_reader_marks_colour_iq_only(clarius_data):
 
 
 def test_ensemble_layout_survives_a_zea_round_trip(tmp_path):
-    from sonobridge.export.zea import export_zea
+    from sonobridge.formats.zea.writer import export_zea
     from sonobridge.formats import open_recording
 
     capture = Path(__file__).resolve().parents[2] / "examples" / "clarius" / "carotid_doppler_2020"

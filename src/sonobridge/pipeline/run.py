@@ -26,7 +26,7 @@ from typing import Any
 
 from ..core.anonymise import key_scope, output_key, pseudonym
 from ..errors import SonobridgeError
-from ..export.atomic import write_bytes_atomic
+from ..util.atomic import write_bytes_atomic
 from .report import html_report, pseudonymous_results
 from ..export.naming import output_stem, unique_stems
 from .stages import STAGES, Item, ItemInputs, output_digest, outputs_complete, source_key
@@ -40,14 +40,14 @@ LOCK_POLL_S = 0.2
 #: modules the workers import, imported in the main thread before any worker starts (lazy imports
 #: of the same package from several threads at once can meet a partially initialised module)
 _STAGE_MODULES: dict[str, tuple[str, ...]] = {
-    "ingest": ("h5py", "hdf5plugin", "numcodecs", "sonobridge.export.zea", "sonobridge.formats.zea.writer",
+    "ingest": ("h5py", "hdf5plugin", "numcodecs", "sonobridge.formats.zea.writer", "sonobridge.formats.zea.tree",
                "sonobridge.formats.zea.validate", "sonobridge.formats.zea.schema", "sonobridge.zea",
                "sonobridge.processing.scan_convert", "scipy.sparse", "sonobridge.core.anonymise"),
-    "video": ("av", "sonobridge.export.video", "sonobridge.formats.video.reader", "sonobridge.formats.video.index",
+    "video": ("av", "sonobridge.formats.video.writer", "sonobridge.formats.video.reader", "sonobridge.formats.video.index",
               "sonobridge.processing.scan_convert", "scipy.sparse"),
     "qc": ("sonobridge.telemed", "sonobridge.zea"),
     "dicom": ("pydicom", "pydicom.dataset", "pydicom.uid", "pydicom.encaps", "pydicom.sequence",
-              "pydicom.pixels", "pydicom.pixels.encoders", "imagecodecs", "sonobridge.export.dicom",
+              "pydicom.pixels", "pydicom.pixels.encoders", "imagecodecs", "sonobridge.formats.dicom.writer",
               "sonobridge.formats.dicom.pixels"),
 }
 _FORMAT_MODULES: dict[str, tuple[str, ...]] = {

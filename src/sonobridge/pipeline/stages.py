@@ -1,20 +1,26 @@
 """The stages of the cohort pipeline, one recording at a time. Each stage checks whether its
-output is already complete and valid (not merely present) and returns ``"built"``, ``"hit"``,
-``"skipped: ..."`` or ``"error: ..."``; outputs are written under temporary names and renamed.
+output is already complete and valid (not merely present) and returns an
+:class:`~sonobridge.core.outcome.Outcome` (report text ``"built"``, ``"hit"``, ``"skipped: ..."``
+or ``"error: ..."``); outputs are written under temporary names and renamed.
 
-* ingest: the recording as a zea-format HDF5 file (``<stem>.hdf5``) unless it already is one
-  (a zea input is validated once per recording, for ingest and qc); done when its record matches.
+The stages know no file format: each asks the format registry for the format that serves it
+(:func:`sonobridge.formats.stage_spec`) and for the recording's own format.
+
+* ingest: the recording in the interchange format (zea HDF5, ``<stem>.hdf5``) unless it already
+  is one (such an input is validated once per recording, for ingest and qc); done when its
+  record matches.
 * video: one lossless mp4 + frame index (+ ``.dnav-toc``) per image stream; done when the index
   matches the video (and the ``.dnav-toc`` the index: a stale one is rewritten from it).
-* qc: completeness (frames vs declared), timing gaps, calibration, whether the first and last
-  frames decode, LUT inversion (Telemed), validity of a zea input.
+* qc: completeness (frames vs declared, with the tolerance of the format the stream was read
+  from), timing gaps, calibration, whether the first and last frames decode, and the checks the
+  recording's format adds (Telemed: LUT inversion; zea: validity of the input).
 * dicom (optional): an Ultrasound Multi-frame object (``<stem>.dcm``); done when its record
   matches and its first frame decodes.
 
 Outputs follow their sources: every output records the digest of the source key (names, sizes,
 modification times and a content fingerprint of the source files, :func:`source_key`) it was
 built from, and counts as done only while that matches the source as it is now. One mechanism
-per kind of output: the zea and DICOM outputs have a record beside them, ``<output>.source.json``
+per kind of output: a one-file output has a record beside it, ``<output>.source.json``
 (keeping the outputs themselves free of private data); a video has its index
 (``source.source_digest``). Only a digest is stored, never the source's file names.
 
@@ -35,13 +41,18 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..core.options import ReadOptions
+from ..core.outcome import Outcome, outcome
 from ..core.recording import Recording, Stream
 from ..errors import SonobridgeError
+from ..formats.registry import get_format, specs, stage_spec
+from ..formats.spec import FormatSpec
+from ..util.filekey import file_key
 
 log = logging.getLogger(__name__)
 
@@ -58,35 +69,24 @@ class Item:
     label: str
     format: str
     stem: str
-    options: tuple[tuple[str, Any], ...] = ()
+    options: ReadOptions = ReadOptions()
     anonymise: bool = False          # outputs without identity (sonobridge.core.anonymise)
 
     @property
+    def spec(self) -> FormatSpec:
+        """The recording's format."""
+        return get_format(self.format)
+
+    @property
     def root(self) -> Path:
-        """The file or folder the recording lives in (a Clarius label is ``container:prefix`` or
-        ``tar:folder/prefix``; a single Clarius stream file is labelled by its path)."""
-        container = self.label.rpartition(":")[0]
-        if self.format == "clarius-raw" and container and not Path(self.label).exists():
-            return Path(container)
-        return Path(self.label)
+        """The file or folder the recording lives in (its format's rule)."""
+        return self.spec.root_of(self.label)
 
     @property
     def source_files(self) -> list[Path]:
-        """The files the recording is read from: its file (a tar package as a whole), or for
-        loose Clarius files the files of the capture (``<prefix>_*``: its streams' ``.raw``,
-        ``.yml``, ``.tgc``, IMU) in its folder."""
-        from ..formats.clarius.package import split_name
-
-        root = self.root
-        if self.format != "clarius-raw":
-            return [root]
-        if root.is_dir():
-            folder, prefix = root, PurePosixPath(self.label.rpartition(":")[2]).name
-        elif (parts := split_name(root.name)) is not None:          # one stream file named by the user
-            folder, prefix = root.parent, parts[0]
-        else:
-            return [root]
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.name.startswith(f"{prefix}_"))
+        """The files the recording is read from (its format's rule: e.g. a file, a package as a
+        whole, or the files of one capture in a folder)."""
+        return self.spec.files_of(self.label)
 
     def open(self) -> Recording:
         """Read the recording."""
@@ -94,14 +94,35 @@ class Item:
 
         for source in find_recordings(self.root):
             if source.label == self.label:
-                return source.open(**dict(self.options))
+                return source.open(**self.options.as_keywords())
         raise SonobridgeError(self.label, "no longer found")
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A validated input: ``valid`` and its error ``findings`` (printable, one line each)."""
+
+    valid: bool
+    findings: list[str]
+
+
+def input_validation(item: Item) -> Validation | None:
+    """The input checked against its own format's rules (:attr:`FormatSpec.validate`); None for
+    formats that define none. A file that cannot be checked is invalid, with that finding."""
+    spec = item.spec
+    if spec.validate is None:
+        return None
+    try:
+        report = spec.validate(item.label)
+        return Validation(bool(report.valid), [str(finding) for finding in report.errors])
+    except Exception as error:  # noqa: BLE001 - a damaged file is a finding, not a crash
+        return Validation(False, [f"cannot be validated ({type(error).__name__}: {error})"])
 
 
 class ItemInputs:
     """What the stages of one recording read, each computed once per run of the item (the stages
     of one item run in order, in one thread): calling it opens the recording (on first use),
-    :meth:`zea_input_qc` validates a zea input."""
+    :attr:`validation` validates the input (formats that define validation)."""
 
     def __init__(self, item: Item) -> None:
         self.item = item
@@ -114,33 +135,31 @@ class ItemInputs:
         return self.recording
 
     @functools.cached_property
-    def zea_qc(self) -> dict[str, Any]:
-        return zea_input_qc(self.item.label)
+    def validation(self) -> Validation | None:
+        return input_validation(self.item)
 
 
 Opener = Callable[[], "Recording"]
 
 
-def _zea_input_qc(item: Item, recording: Opener) -> dict[str, Any]:
-    """:func:`zea_input_qc` of a zea input, once per :class:`ItemInputs`."""
-    return recording.zea_qc if isinstance(recording, ItemInputs) else zea_input_qc(item.label)
+def _validation(item: Item, recording: Opener) -> Validation | None:
+    """:func:`input_validation` of the item, once per :class:`ItemInputs`."""
+    return recording.validation if isinstance(recording, ItemInputs) else input_validation(item)
 
 
-def _status(function, *args: Any, **kwargs: Any) -> str:
+def _outcome(function, *args: Any, **kwargs: Any) -> Outcome:
     try:
         return function(*args, **kwargs)
     except SonobridgeError as error:
-        return f"error: {error.problem}"
+        return Outcome.error(error.problem)
     except (ValueError, OSError, IndexError) as error:      # third-party text: its first line only
-        return f"error: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        return Outcome.error(f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}")
 
 
 def source_key(item: Item) -> list:
     """Per source file of the recording: name, size, modification time (ns) and SHA-256 of its
     first and last 64 KiB (so that a same-size rewrite keeping the modification time is seen
     too). A re-run reuses an output only while the key it was built from is unchanged."""
-    from ..formats.video.index import file_key
-
     key = []
     for path in item.source_files:
         content = file_key(path)
@@ -174,7 +193,6 @@ def write_record(output: Path, digest: str | None) -> None:
     """Record, beside a finished ``output``, the source digest it was built from and its key
     (size, modification time, SHA-256 of its first and last 64 KiB; the output is not read whole)."""
     from ..export.atomic import write_bytes_atomic
-    from ..formats.video.index import file_key
 
     document = {"format": RECORD_FORMAT, "source_digest": digest, "output_key": file_key(output)}
     write_bytes_atomic(record_path(output), json.dumps(document, indent=1).encode())
@@ -183,8 +201,6 @@ def write_record(output: Path, digest: str | None) -> None:
 def record_matches(output: Path, digest: str | None) -> bool:
     """Whether the record beside ``output`` vouches for it as it is now (same key) and, when
     ``digest`` is given, for the source with that digest."""
-    from ..formats.video.index import file_key
-
     try:
         recorded = json.loads(record_path(output).read_text())
     except (OSError, ValueError):
@@ -194,112 +210,95 @@ def record_matches(output: Path, digest: str | None) -> bool:
         and recorded.get("output_key") == file_key(output)
 
 
-def zea_done(path: Path, digest: str | None = None) -> bool:
-    """Whether ``path`` is our zea output, unchanged since it was written (and validated) from
-    the source with ``digest`` (any when None): its record matches. A file that cannot be
-    checked is not done."""
-    if not path.exists():
-        return False
+def stage_done(stage: str, path: str | os.PathLike, digest: str | None = None) -> bool:
+    """Whether ``path``, an output of ``stage``, is complete, intact and built from the source
+    with ``digest`` (any when None). A one-file output: its record matches and its format's
+    check passes (:attr:`FormatSpec.output_done`, e.g. a DICOM file's first frame decodes). An
+    output of a format that writes a folder (videos): its format's check, which also matches the
+    digest its index records. An output that cannot be checked is not done."""
+    spec, path = stage_spec(stage), Path(path)
     try:
-        return record_matches(path, digest)
-    except Exception as error:  # noqa: BLE001 - a file that cannot be keyed: rebuild it
-        return _unusable(path, error)
-
-
-def dicom_done(path: Path, digest: str | None = None) -> bool:
-    """Whether ``path`` is our intact DICOM output of the source with ``digest`` (any when
-    None): its record matches, and its first frame decodes."""
-    from ..formats.dicom.pixels import decode
-
-    if not path.exists():
-        return False
-    try:
-        if not record_matches(path, digest):
+        if spec.writes_folder:
+            return spec.output_done is not None and bool(spec.output_done(path, digest))
+        if not path.exists() or not record_matches(path, digest):
             return False
-        decode(path, frame=1)
+        return spec.output_done is None or bool(spec.output_done(path, digest))
     except Exception as error:  # noqa: BLE001 - a damaged output: rebuild it
         return _unusable(path, error)
-    return True
 
 
-def video_done(path: str | os.PathLike, digest: str | None = None) -> bool:
-    """Whether a video is complete: its index matches it and records ``digest`` (any when
-    None), its ``.dnav-toc`` matches the index (a stale one is rewritten from it)."""
-    from ..formats.video.index import complete_index
-
-    try:
-        return complete_index(path, digest) is not None
-    except Exception as error:  # noqa: BLE001 - a sidecar that cannot be rewritten: rebuild
-        return _unusable(Path(path), error)
+def _writer_stages() -> list[FormatSpec]:
+    return [spec for spec in specs() if spec.stage and spec.write is not None]
 
 
 def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item, digest: str | None = None) -> bool:
     """Whether every output a previous result lists is still there, checks out and was built
     from the source with ``digest``."""
-    if any(str(result.get(stage, "")).startswith("error") for stage in ("ingest", "dicom")) or "run" in result:
+    if "run" in result:
         return False
-    if result.get("ingest") in ("built", "hit") and not zea_done(out_dir / f"{item.stem}.hdf5", digest):
-        return False
-    if result.get("dicom") in ("built", "hit") and not dicom_done(out_dir / f"{item.stem}.dcm", digest):
-        return False
-    videos = result.get("video")
-    if not isinstance(videos, dict) or any(str(s).startswith("error") for s in videos.values()):
-        return False
-    return all(video_done(path, digest) for path in videos)
+    for spec in _writer_stages():
+        state = result.get(spec.stage)
+        if spec.writes_folder:                  # {path: outcome}, every one checked
+            if not isinstance(state, dict) or any(_failed(value) for value in state.values()):
+                return False
+            if not all(stage_done(spec.stage, path, digest) for path in state):
+                return False
+        elif _failed(state):
+            return False
+        elif (previous := outcome(state)) is not None and previous.ok \
+                and not stage_done(spec.stage, out_dir / f"{item.stem}{spec.write_suffix}", digest):
+            return False
+    return True
 
 
-def _one_file(target: Path, done: Callable[[Path, str | None], bool], write: Callable, overwrite: bool,
-              recording: Opener, digest: str | None) -> str:
-    """A stage with one output file: "hit" when ``done(target, digest)``, else
-    ``write(recording, target, digest)``."""
-    def run() -> str:
-        if not overwrite and done(target, digest):
-            return "hit"
-        write(recording(), target, digest)
-        return "built"
-    return _status(run)
+def _failed(value: Any) -> bool:
+    state = outcome(value) if isinstance(value, str) else None
+    return state is not None and state.failed
 
 
-def _write_zea(recording: Recording, target: Path, digest: str | None, anonymise: bool = False) -> None:
-    from ..export.zea import export_zea
+def _one_file(stage: str, item: Item, out_dir: Path, overwrite: bool, recording: Opener,
+              digest: str | None) -> Outcome:
+    """A stage with one output file, ``<stem><suffix>`` in ``out_dir``: hit when
+    :func:`stage_done`, else written by its format (record removed first, written after)."""
+    spec = stage_spec(stage)
+    target = out_dir / f"{item.stem}{spec.write_suffix}"
 
-    record_path(target).unlink(missing_ok=True)        # never a record vouching for another file
-    export_zea(recording, target, overwrite=True, anonymise=anonymise)
-    write_record(target, digest)
+    def run() -> Outcome:
+        if not overwrite and stage_done(stage, target, digest):
+            return Outcome.hit(target)
+        source = recording()
+        record_path(target).unlink(missing_ok=True)        # never a record vouching for another file
+        spec.write(source, target, overwrite=True, anonymise=item.anonymise)
+        write_record(target, digest)
+        return Outcome.built(target)
+    return _outcome(run)
 
 
-def _write_dicom(recording: Recording, target: Path, digest: str | None, anonymise: bool = False) -> None:
-    from ..export.dicom import export_dicom
-
-    record_path(target).unlink(missing_ok=True)
-    export_dicom(recording, target, overwrite=True, anonymise=anonymise)
-    write_record(target, digest)
-
-
-def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> str:
-    if item.format == "zea":
-        findings = _zea_input_qc(item, recording)["zea_findings"]
+def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> Outcome:
+    spec = stage_spec("ingest")
+    if item.format == spec.name:
+        validation = _validation(item, recording)
+        findings = validation.findings if validation is not None else []
         if findings:          # not passed through as if it were fine
             more = f" (+{len(findings) - 1} more, see qc)" if len(findings) > 1 else ""
-            return f"error: the zea input does not validate: {findings[0]}{more}"
-        return "skipped: already zea"
-    write = functools.partial(_write_zea, anonymise=item.anonymise)
-    return _one_file(out_dir / f"{item.stem}.hdf5", zea_done, write, overwrite, recording, digest)
+            return Outcome.error(f"the {spec.name} input does not validate: {findings[0]}{more}")
+        return Outcome.skipped(f"already {spec.name}")
+    return _one_file("ingest", item, out_dir, overwrite, recording, digest)
 
 
-def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> dict[str, str]:
+def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener,
+          digest: str | None = None) -> dict[str, Outcome]:
+    spec = stage_spec("video")
     try:
-        from ..export.video import export_video
-
-        return export_video(recording(), out_dir, stem=item.stem, skip_existing=not overwrite, overwrite=overwrite,
-                            progress=False, source_digest=digest, anonymise=item.anonymise)
+        produced = spec.write(recording(), out_dir, stem=item.stem, skip_existing=not overwrite, overwrite=overwrite,
+                              progress=False, source_digest=digest, anonymise=item.anonymise)
     except SonobridgeError as error:
-        return {str(out_dir / f"{item.stem}.mp4"): f"error: {error.problem}"}
+        return {str(out_dir / f"{item.stem}{spec.write_suffix}"): Outcome.error(error.problem)}
+    return {path: outcome(state) or state for path, state in produced.items()}
 
 
-def dicom(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> str:
-    write = functools.partial(_write_dicom, anonymise=item.anonymise)
-    return _one_file(out_dir / f"{item.stem}.dcm", dicom_done, write, overwrite, recording, digest)
+def dicom(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> Outcome:
+    return _one_file("dicom", item, out_dir, overwrite, recording, digest)
 
 
 def decodable(stream: Stream) -> str | None:
@@ -317,7 +316,22 @@ def decodable(stream: Stream) -> str | None:
     return None
 
 
-def _stream_qc(stream: Stream, tolerance: int) -> dict[str, Any]:
+def frame_tolerance(stream: Stream, item_format: str) -> int:
+    """Frames ``stream`` may lack against its declared count and still be complete: the
+    tolerance of the format it was read from (its provenance; a zea file written from a Telemed
+    recording keeps Telemed's), else of the recording's format."""
+    for name in (stream.provenance.format if stream.provenance else None, item_format):
+        if name:
+            try:
+                return get_format(name).frame_tolerance
+            except SonobridgeError:           # e.g. "derived": not a file format
+                continue
+    return 0
+
+
+def stream_qc(stream: Stream, tolerance: int) -> dict[str, Any]:
+    """QC of one stream: frames vs declared (complete when at most ``tolerance`` are missing),
+    timing gaps, calibration, first and last frames decodable."""
     times = stream.timestamps_s
     gaps = 0
     if times is not None and times.size > 2:
@@ -335,31 +349,22 @@ def _stream_qc(stream: Stream, tolerance: int) -> dict[str, Any]:
     return report
 
 
-def zea_input_qc(path: str | os.PathLike) -> dict[str, Any]:
-    """``{"zea_valid": bool, "zea_findings": [error findings]}`` of a zea input file."""
-    from ..zea import validate
-
-    try:
-        report = validate(path)
-    except Exception as error:  # noqa: BLE001 - a damaged file is a finding, not a crash
-        return {"zea_valid": False, "zea_findings": [f"cannot be validated ({type(error).__name__}: {error})"]}
-    return {"zea_valid": bool(report.valid), "zea_findings": [str(finding) for finding in report.errors]}
-
-
 def qc(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> dict[str, Any]:
     """Per stream: frames vs declared, timing gaps, calibration present, first and last frames
-    decodable; LUT inversion for Telemed; validity of a zea input."""
-    from ..telemed import COMPLETENESS_TOLERANCE, looks_lut_inverted
-
-    report: dict[str, Any] = dict(_zea_input_qc(item, recording)) if item.format == "zea" else {}
+    decodable; then the checks of the recording's format (:attr:`FormatSpec.validate` of the
+    input as ``<format>_valid`` / ``<format>_findings`` first, :attr:`FormatSpec.qc` last)."""
+    spec = item.spec
+    validation = _validation(item, recording)
+    report: dict[str, Any] = {} if validation is None else \
+        {f"{spec.name}_valid": validation.valid, f"{spec.name}_findings": validation.findings}
     try:
         streams = recording().streams
     except SonobridgeError as error:
         return {**report, "error": error.problem}
     for name, stream in streams.items():
-        report[name] = _stream_qc(stream, COMPLETENESS_TOLERANCE)
-    if item.format == "telemed-tvd-h5":
-        report["lut_inverted"] = looks_lut_inverted(item.label)
+        report[name] = stream_qc(stream, frame_tolerance(stream, item.format))
+    if spec.qc is not None:
+        report.update(spec.qc(item.label))
     return report
 
 

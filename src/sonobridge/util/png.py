@@ -32,7 +32,7 @@ def save_png(image: np.ndarray, path: str | os.PathLike, *, pixel_size_m: float 
     """
     from PIL import Image
 
-    from ..export.atomic import atomic_path
+    from .atomic import atomic_path
 
     options = {} if pixel_size_m is None else {"dpi": (METRES_PER_INCH / pixel_size_m,) * 2}
     with atomic_path(path) as temporary:

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from ...errors import FormatError, UnsafeArchiveError
-from ...export.atomic import atomic_path, output_error, require_free_space
+from ...util.atomic import atomic_path, output_error, require_free_space
 from ..byteregion import ByteRegion
 from ..lzop import is_lzop
 from . import find_captures

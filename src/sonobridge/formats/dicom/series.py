@@ -46,7 +46,7 @@ class Volume:
             from ...errors import MissingDependencyError
 
             raise MissingDependencyError(None, "NIfTI export needs nibabel: pip install 'sonobridge[dicom]'") from None
-        from ...export.atomic import write_bytes_atomic
+        from ...util.atomic import write_bytes_atomic
 
         image = nibabel.Nifti1Image(np.ascontiguousarray(self.pixels.transpose(2, 1, 0)), LPS_TO_RAS @ self.affine)
         image.set_qform(image.affine, code=1)

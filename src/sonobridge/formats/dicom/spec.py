@@ -44,7 +44,7 @@ def _claim(path: Path, files: list[Path], explicit: bool) -> list[RecordingSourc
 def _write(recording, path: str | os.PathLike, *, patient_name: str | None = None, patient_id: str | None = None,
            **options: Any):
     """:func:`export_dicom` (``patient_name``/``patient_id``: the DICOM patient; unknown options ignored)."""
-    from ...export.dicom import export_dicom
+    from .writer import export_dicom
 
     patient = {key: value for key, value in (("name", patient_name), ("id", patient_id)) if value}
     known = ("compression", "overwrite", "anonymise")
@@ -67,5 +67,5 @@ SPECS = (
                         "pydicom.sequence", "pydicom.jsonrep", "pydicom.filereader", "pydicom.pixels",
                         "pydicom.pixels.encoders", "imagecodecs", "sonobridge.formats.dicom.reader",
                         "sonobridge.formats.dicom.pixels", "sonobridge.formats.dicom.meta",
-                        "sonobridge.export.dicom")),
+                        "sonobridge.formats.dicom.writer")),
 )

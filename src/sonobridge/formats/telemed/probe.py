@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ...export.atomic import write_bytes_atomic
+from ...util.atomic import write_bytes_atomic
 
 DEFINE = re.compile(r"^\s*#define\s+(id_\w+)\s+(\d+)\b(.*)$")
 VARIANT = re.compile(r"ParamGet(Int|Bool|Double|Float|String)\b")

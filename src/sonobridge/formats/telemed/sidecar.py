@@ -185,7 +185,7 @@ def write_sidecar(sidecar: Sidecar, path: str | os.PathLike, *, compression: str
     """Write ``sidecar`` as schema v1 at ``path`` atomically (frames one per chunk)."""
     import h5py
 
-    from ...export.atomic import atomic_path
+    from ...util.atomic import atomic_path
 
     dx, dy = sidecar.display_scale_cm()
     attrs: dict[str, Any] = {

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ...export.atomic import write_bytes_atomic
+from ...util.atomic import write_bytes_atomic
 from ...util.filekey import PROBE_BYTES, file_key  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)

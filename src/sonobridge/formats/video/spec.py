@@ -10,7 +10,7 @@ from ..spec import FormatSpec
 
 
 def _write(recording, out_dir: str | os.PathLike, **options: Any):
-    from ...export.video import export_video
+    from .writer import export_video
 
     return export_video(recording, out_dir, **options)
 
@@ -38,5 +38,5 @@ SPECS = (
                writes_folder=True, write_suffix=".mp4", stage="video", order=200, output_done=_complete,
                thumbnail=_first_frame,
                preload=("av", "sonobridge.formats.video.reader", "sonobridge.formats.video.index",
-                        "sonobridge.export.video")),
+                        "sonobridge.formats.video.writer")),
 )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...core.frames import LazyFrames
-from .writer import CONTIGUOUS_BYTES, Group
+from .tree import CONTIGUOUS_BYTES, Group
 
 
 class ZeaFrames(LazyFrames):

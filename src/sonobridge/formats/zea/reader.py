@@ -73,7 +73,7 @@ def _lazy(dataset, convert, frame_shape: tuple[int, ...], dtype: np.dtype, path:
 
 
 class _CoreReader:
-    """Files written by :func:`sonobridge.export.zea.export_zea`."""
+    """Files written by :func:`sonobridge.formats.zea.writer.export_zea`."""
 
     def __init__(self, handle, path: Path):
         self.handle, self.path = handle, path

@@ -24,7 +24,7 @@ def _claim(path: Path, files: list[Path], explicit: bool) -> list[RecordingSourc
 
 def _write(recording, path: str | os.PathLike, *, compression: Any = "fast", **options: Any):
     """:func:`export_zea` (``compression="none"``: uncompressed; unknown options ignored)."""
-    from ...export.zea import export_zea
+    from .writer import export_zea
 
     known = ("scan_converted", "pixel_size_m", "overwrite", "progress", "anonymise")
     return export_zea(recording, path, compression=None if compression == "none" else compression,
@@ -42,5 +42,5 @@ SPECS = (
                write_suffix=".hdf5", stage="ingest", validate=_validate,
                preload=("h5py", "hdf5plugin", "numcodecs", "sonobridge.formats.zea.reader",
                         "sonobridge.formats.zea.validate", "sonobridge.formats.zea.schema",
-                        "sonobridge.formats.zea.writer", "sonobridge.export.zea")),
+                        "sonobridge.formats.zea.tree", "sonobridge.formats.zea.writer")),
 )

@@ -1,317 +1,288 @@
-"""Write zea-format HDF5 files (zea >= 0.1.0 layout) with h5py + hdf5plugin.
+"""A recording of the core model -> a zea-format HDF5 file, losslessly.
 
-A file is first built as an in-memory tree (:class:`Group` nodes holding arrays, strings and lazy
-frame arrays), checked against the format with the same rules as the validator, and only then
-written: to a temporary name beside the target, renamed into place when complete. Files are pinned
-to the HDF5 1.14 format (``libver=("earliest", "v114")``) so HDF5 1.14 readers open them, per-frame
-arrays are stored one frame per chunk (random frame access), and the codec is chosen per dtype
-(:data:`CODECS`, measured in ``benchmarks/bench_zea.py``).
+One track per stream that has frames, labelled with the stream's name; the stream's frames in the
+zea product :mod:`~sonobridge.formats.zea.products` assigns (bit-exact), with per-sample
+coordinates in metres when the geometry is known, per-frame timestamps (seconds from the first
+frame, ``start_time_offset`` from the recording's time origin) and, for envelope streams with a
+known probe, the scan-converted B-mode image as a second product ``image_sc``. The probe goes to
+``probe/``, signals (e.g. IMU) to ``metadata/<signal>_<channel>``.
 
-With a :data:`CODECS` codec, frames are compressed on all cores by numcodecs' Blosc (the same
-Blosc 1 format the HDF5 filter 32001 reads) and handed to HDF5 as finished chunks; HDF5's own
-filter pipeline, which compresses one chunk at a time, serves the other codecs.
+What zea has no field for (exact clocks, vendor metadata such as the Clarius yml, per-frame TGC,
+parameters with units, geometry, provenance, timing-only streams) is kept in
+``custom/sonobridge/recording``: exact JSON (:mod:`sonobridge.core.serialize`), from which
+:func:`sonobridge.formats.zea.reader.read_zea` rebuilds the same recording.
 
-A full disk or an unwritable folder is an :class:`~sonobridge.errors.OutputError` /
-:class:`~sonobridge.errors.DiskFullError` with nothing left behind: free space is checked before
-writing (against the arrays stored uncompressed), and HDF5 writes through
-:func:`~sonobridge.export.atomic.hdf5_file`, so a failed write never reaches the HDF5 library.
+zea -> zea: a recording read from a zea file is written as that file's own tree, verbatim
+(:func:`copied_tree`: channel data, scan, probe, every dataset and attribute, same dtypes), with
+``custom/sonobridge/recording`` added; a source that breaks the format is refused.
+
+``anonymise=True`` writes the recording as :func:`sonobridge.core.anonymise.anonymise_recording`
+gives it (DICOM headers through the PS3.15 basic profile, no acquisition time).
 """
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...core import serialize
+from ...core.anonymise import anonymise_recording
 from ...core.frames import LazyFrames
-from ...errors import FormatError, OutputExistsError
-from ...export.atomic import atomic_path, hdf5_file
-from .validate import check_tree, is_dataset
+from ...core.geometry import LineGeometry, PixelGrid, Probe
+from ...core.recording import Recording, SampleKind, Signal, Stream
+from .passthrough import ZeaFrames, source_tree, subgroup
+from .products import Layout, layout_for
+from .reader import CORE_KEY
+from .validate import check_tree, track_groups
+from .tree import Group, InvalidZeaDataError, as_array, file_tree, write_tree
 
 log = logging.getLogger(__name__)
 
-ZEA_VERSION = "0.1.8"              # the layout version written (parsed by zea; >= 0.1.0 = current)
-MAX_CHUNK_BYTES = 8 << 20          # as zea: a chunk is the unit of parallel decoding
-CONTIGUOUS_BYTES = 64 << 10        # smaller arrays are stored unfiltered in one piece
-BLOCK_BYTES = 32 << 20             # frames handed to HDF5 per write call
-FRAME_KEYS = {"values", "raw_data", "samples"}   # arrays whose first axis is frames / samples
+CORE_FORMAT = "sonobridge-recording/1"   # version of the custom/sonobridge layout
 
 
-class InvalidZeaDataError(FormatError):
-    """What was to be written breaks the zea format; nothing was written."""
+def on_lines(stream: Stream) -> bool:
+    """Pre-scan line data ``(n_lines, n_samples, ...)`` rather than an image on a pixel grid."""
+    if isinstance(stream.geometry, PixelGrid):
+        return False
+    return isinstance(stream.geometry, LineGeometry) or stream.kind not in (SampleKind.BMODE, SampleKind.IMAGE)
 
 
-class Group(dict):
-    """An HDF5 group in memory: children by name (``Group`` or arrays), the group's ``attrs`` and
-    ``leaf_attrs`` (attributes of its datasets by name, e.g. ``unit`` and ``description``)."""
-
-    def __init__(self, items: Mapping[str, Any] | None = None, attrs: Mapping[str, Any] | None = None,
-                 name: str = "/"):
-        super().__init__(items or {})
-        self.attrs = dict(attrs or {})
-        self.leaf_attrs: dict[str, dict[str, Any]] = {}
-        self.name = name
+def stream_layout(stream: Stream) -> Layout:
+    try:
+        return layout_for(stream.kind, stream.frame_shape, stream.dtype, on_lines(stream))
+    except ValueError as error:
+        raise InvalidZeaDataError(stream.label, str(error)) from None
 
 
-def _blosc(cname: str, level: int, shuffle: str) -> dict[str, Any]:
-    import hdf5plugin
-
-    return dict(hdf5plugin.Blosc(cname=cname, clevel=level, shuffle=getattr(hdf5plugin.Blosc, shuffle)))
-
-
-#: Blosc codec per element size as (compressor, level, shuffle, block bytes; 0 = Blosc's choice),
-#: from the candidates ``benchmarks/bench_zea.py`` measures. ``"fast"`` (the default): lz4 after
-#: bit-shuffling for 1-byte data (uint8 speckle: ~0.96x zea's size at >10x its speed, decoding
-#: ~1.7x faster than zstd), zstd 1 after bit-shuffling for int16/float32 samples (within ~4% of zea's
-#: size). ``"small"``: zstd 7, unshuffled for 1-byte data (the smallest uint8 files), bit-shuffled
-#: for wider types. ``"zea"``: zea 0.1.8's own choice (zstd 7, bit-shuffle).
-CODECS: dict[str, dict[str, tuple[str, int, str, int]]] = {
-    "fast": {"narrow": ("lz4", 5, "BITSHUFFLE", 256 << 10), "wide": ("zstd", 1, "BITSHUFFLE", 256 << 10)},
-    "small": {"narrow": ("zstd", 7, "NOSHUFFLE", 0), "wide": ("zstd", 7, "BITSHUFFLE", 0)},
-    "zea": {"narrow": ("zstd", 7, "BITSHUFFLE", 0), "wide": ("zstd", 7, "BITSHUFFLE", 0)},
-}
-
-
-def _codec(compression: str, dtype: np.dtype) -> tuple[str, int, str, int]:
-    if compression not in CODECS:
-        raise ValueError(f"unknown compression {compression!r} (choose {', '.join(CODECS)}, gzip, lzf or None)")
-    return CODECS[compression]["narrow" if np.dtype(dtype).itemsize == 1 else "wide"]
-
-
-def chunk_encoder(compression: str | Mapping | None, dtype: np.dtype) -> Callable[[np.ndarray], bytes] | None:
-    """A thread-safe function compressing one chunk exactly as the HDF5 Blosc filter would (for
-    :data:`CODECS` names), or None (other codecs go through HDF5's filter pipeline)."""
-    if not isinstance(compression, str) or compression not in CODECS:
+def coordinates_m(stream: Stream) -> np.ndarray | None:
+    """``(z, x, 3)`` float32 ``[x, y, z]`` metres of each stored pixel (line data: of each
+    sample, depth first); None where the lateral geometry is unknown."""
+    geometry = stream.geometry
+    if isinstance(geometry, PixelGrid):
+        x, z = np.meshgrid(geometry.x_m, geometry.z_m)
+    elif isinstance(geometry, LineGeometry):
+        positions = geometry.sample_positions_m(stream.frame_shape[1])
+        if positions is None:
+            return None
+        x, z = positions[0].T, positions[1].T
+    else:
         return None
-    from numcodecs import Blosc
-
-    cname, level, shuffle, block_bytes = _codec(compression, dtype)
-    return Blosc(cname=cname, clevel=level, shuffle=getattr(Blosc, shuffle), blocksize=block_bytes).encode
+    return np.stack([x, np.zeros_like(x), z], axis=-1).astype(np.float32)
 
 
-def filter_options(compression: str | Mapping | None, dtype: np.dtype) -> dict[str, Any]:
-    """h5py ``create_dataset`` keywords for ``compression``: a :data:`CODECS` name, ``"gzip"``,
-    ``"lzf"``, ``None`` (no filter, readable without hdf5plugin) or h5py keywords (e.g. an
-    ``hdf5plugin`` filter)."""
-    if compression is None:
+def relative_times(seconds: np.ndarray | None) -> tuple[np.ndarray, float] | None:
+    """zea timing of a clock: float32 seconds from the first sample and the first sample's
+    offset; None when zea's rule (strictly increasing) does not hold after rounding."""
+    if seconds is None or seconds.size == 0:
+        return None
+    relative = (seconds - seconds[0]).astype(np.float32)
+    if np.any(np.diff(relative) <= 0):
+        return None
+    return relative, float(seconds[0])
+
+
+def _timing(seconds: np.ndarray | None, label: str) -> dict[str, Any]:
+    timing = relative_times(seconds)
+    if timing is None:
+        if seconds is not None and seconds.size:
+            log.info("%s: timestamps not strictly increasing; exact clock kept in custom/sonobridge", label)
         return {}
-    if isinstance(compression, Mapping):
-        return dict(compression)
-    if compression in ("gzip", "lzf"):
-        return {"compression": compression}
-    return _blosc(*_codec(compression, dtype)[:3])
+    return {"timestamps": timing[0], "start_time_offset": np.float32(timing[1])}
 
 
-def chunk_shape(shape: tuple[int, ...], itemsize: int, per_frame: bool) -> tuple[int, ...]:
-    """One frame per chunk for per-frame arrays (the whole array otherwise), then the next axes
-    halved until a chunk holds at most :data:`MAX_CHUNK_BYTES`."""
-    chunk = [1 if per_frame else n for n in shape[:1]] + list(shape[1:])
-    chunk = [max(1, n) for n in chunk]
-    axis = 0
-    while int(np.prod(chunk)) * itemsize > MAX_CHUNK_BYTES and axis < len(chunk):
-        if chunk[axis] > 1:
-            chunk[axis] = (chunk[axis] + 1) // 2
+def _product(stream: Stream, layout: Layout, description: str) -> dict[str, Any]:
+    frames = stream.require_frames()
+    shape = (stream.n_frames, *layout.stored_shape(stream.frame_shape))
+    values = LazyFrames(shape, np.dtype(layout.dtype),
+                        lambda start, stop: layout.to_stored(np.asarray(frames[start:stop])))
+    product: dict[str, Any] = {"values": values, "coordinates": coordinates_m(stream),
+                               "description": description, **_timing(stream.timestamps_s, stream.label)}
+    if layout.labels:
+        product["labels"] = np.asarray(layout.labels)
+    return product
+
+
+def _scan_converted(stream: Stream, pixel_size_m: float | None) -> Stream | None:
+    """The B-mode image of an envelope stream with known lateral geometry, else None."""
+    if stream.kind is not SampleKind.ENVELOPE or not isinstance(stream.geometry, LineGeometry) \
+            or stream.geometry.probe is None:
+        return None
+    from ...processing.scan_convert import scan_convert
+
+    try:
+        return scan_convert(stream, pixel_size_m)
+    except ValueError as error:
+        log.warning("%s: no scan-converted image (%s)", stream.label, error)
+        return None
+
+
+def _track(stream: Stream, scan_converted: bool, pixel_size_m: float | None) -> dict[str, Any]:
+    layout = stream_layout(stream)
+    data = {layout.product: _product(stream, layout, f"{stream.kind.value} frames of stream "
+                                                     f"{stream.name!r}")}
+    image = _scan_converted(stream, pixel_size_m) if scan_converted else None
+    if image is not None:
+        data["image_sc"] = _product(image, Layout("image_sc", "uint8"), "scan-converted B-mode image")
+    return {"label": stream.name, "data": data}
+
+
+def _probe(recording: Recording) -> dict[str, Any] | None:
+    probes = [s.geometry.probe for s in recording if isinstance(s.geometry, LineGeometry) and s.geometry.probe]
+    probe: Probe | None = probes[0] if probes else None
+    if probe is None:
+        return None
+    fields: dict[str, Any] = {"name": probe.name, "type": probe.array_type,
+                              "probe_center_frequency": probe.centre_frequency_hz}
+    if probe.n_elements:
+        positions = probe.element_positions_m(np.arange(probe.n_elements))
+        if positions is not None:
+            x, z = positions[:, 0], positions[:, 1]
+            fields["probe_geometry"] = np.stack([x, np.zeros_like(x), z], axis=-1)
+    return fields
+
+
+def _signal_metadata(signal: Signal) -> dict[str, Any]:
+    """zea signals ``<signal>_<channel>`` (samples float32, bool as uint8), when timed."""
+    timing = _timing(signal.timestamps_s, signal.name)
+    if not timing:
+        return {}
+    out = {}
+    for channel, values in signal.channels.items():
+        values = np.asarray(values)
+        samples = values.astype(np.uint8) if values.dtype == bool else values.astype(np.float32)
+        out[f"{signal.name}_{channel}"] = {"samples": samples, **timing}
+    return out
+
+
+def _stream_record(stream: Stream, track: int | None, layout: Layout | None) -> dict[str, Any]:
+    return {"name": stream.name, "kind": stream.kind.value, "frame_shape": tuple(stream.frame_shape),
+            "dtype": stream.dtype.str, "track": track, "layout": None if layout is None else layout.__dict__,
+            "clock": stream.clock, "clock_unit_s": stream.clock_unit_s, "time_origin": stream.time_origin,
+            "geometry": stream.geometry, "parameters": stream.parameters, "metadata": stream.metadata,
+            "per_frame": stream.per_frame, "provenance": stream.provenance,
+            "declared_n_frames": stream.declared_n_frames,
+            **({"ensemble_order": stream.ensemble_order} if stream.ensemble_order else {})}
+
+
+def _signal_record(signal: Signal) -> dict[str, Any]:
+    return {"name": signal.name, "channels": signal.channels, "clock_source": signal.clock,
+            "clock_unit_s": signal.clock_unit_s, "units": signal.units, "metadata": signal.metadata,
+            "provenance": signal.provenance, "time_origin": signal.time_origin}
+
+
+def _core_json(recording: Recording, streams: list[dict[str, Any]]) -> str:
+    """``custom/sonobridge/recording``: the recording's exact JSON with its ``streams`` records."""
+    core = {"format": CORE_FORMAT, "name": recording.name, "start_time": recording.start_time,
+            "parameters": recording.parameters, "provenance": recording.provenance,
+            "streams": streams, "signals": [_signal_record(s) for s in recording.signals.values()]}
+    return serialize.dumps(core)
+
+
+def zea_source(recording: Recording):
+    """The open zea file (h5py) the recording's frames are read from, None when they are not
+    read from a zea file; InvalidZeaDataError when only some are, or from several files (the
+    verbatim copy of :func:`copied_tree` would then not hold the recording)."""
+    read = [s for s in recording if isinstance(s.frames, ZeaFrames)]
+    if not read:
+        return None
+    files = {str(s.frames.source) for s in read}
+    others = [s.name for s in recording if s.has_frames and not isinstance(s.frames, ZeaFrames)]
+    if len(files) > 1 or others:
+        raise InvalidZeaDataError(recording.name, f"streams read from zea ({', '.join(sorted(files))}) mixed with "
+                                                  f"{'other zea files' if len(files) > 1 else 'other streams'} "
+                                                  f"{others or ''}: write them to separate files")
+    return read[0].frames.dataset.file
+
+
+def _copied_layout(stream: Stream, frames: ZeaFrames, track_key: str, layouts: dict[str, dict]) -> Layout:
+    """How ``stream`` sits in its source dataset: the source's own record for files sonobridge
+    wrote, else the product as read generically (channel data without its RF channel axis)."""
+    if stream.name in layouts:
+        return Layout(**layouts[stream.name])
+    product = frames.key[len(f"/{track_key}/data/" if track_key else "/data/"):].split("/")[0]
+    stored = tuple(frames.dataset.shape[1:])
+    return Layout(product, frames.dataset.dtype.name, channel_added=stored != tuple(stream.frame_shape))
+
+
+def copied_tree(recording: Recording, handle, anonymise: bool = False) -> Group:
+    """The tree of the zea file ``handle`` the recording was read from, verbatim (every dataset,
+    group and attribute), with ``custom/sonobridge/recording`` describing ``recording`` in it
+    (a previous ``custom/sonobridge`` is replaced). ``anonymise``: without the wall-clock
+    ``acquisition_time`` and zea's ``metadata/subject``."""
+    tree = source_tree(handle, skip=["custom/sonobridge", *(["metadata/subject"] if anonymise else [])])
+    if anonymise:                        # the source's description may name the subject: ours names the pseudonym
+        tree.attrs.pop("acquisition_time", None)
+        tree.attrs["description"] = f"{recording.name} (sonobridge conversion)"
+    tracks = [key for key, _ in track_groups(handle)]
+    layouts: dict[str, dict] = {}
+    if CORE_KEY in handle:
+        from .schema import dataset_value
+
+        layouts = {r["name"]: r["layout"] for r in serialize.loads(dataset_value(handle[CORE_KEY]))["streams"]
+                   if r.get("layout")}
+    records = []
+    for stream in recording:
+        if not stream.has_frames:
+            records.append(_stream_record(stream, None, None))
+            continue
+        frames = stream.frames
+        track = next((i for i, key in enumerate(tracks) if not key or frames.key.startswith(f"/{key}/")), None)
+        if track is None:                # e.g. frames in custom/: not a product of any track
+            raise InvalidZeaDataError(handle.filename, f"stream {stream.name!r}: its frames ({frames.key}) are "
+                                                       f"not under any track group, not copied")
+        records.append(_stream_record(stream, track, _copied_layout(stream, frames, tracks[track], layouts)))
+    report = check_tree(tree, handle.filename)
+    if not report.valid:                 # an invalid input is refused, not passed through
+        raise InvalidZeaDataError(handle.filename, "the source breaks the zea format, not copied:\n  "
+                                                   + "\n  ".join(str(f) for f in report.errors))
+    subgroup(tree, "custom/sonobridge")["recording"] = as_array(_core_json(recording, records))
+    return tree
+
+
+def recording_tree(recording: Recording, *, scan_converted: bool = True,
+                   pixel_size_m: float | None = None, anonymise: bool = False) -> Group:
+    """The zea file tree of ``recording`` (frames stay lazy until written); a recording read
+    from a zea file is that file's tree (:func:`copied_tree`)."""
+    source = zea_source(recording)
+    if source is not None:
+        return copied_tree(recording, source, anonymise)
+    tracks, streams = [], []
+    for stream in recording:
+        if stream.has_frames:
+            streams.append(_stream_record(stream, len(tracks), stream_layout(stream)))
+            tracks.append(_track(stream, scan_converted, pixel_size_m))
         else:
-            axis += 1
-    return tuple(chunk)
+            streams.append(_stream_record(stream, None, None))
+    if not tracks:
+        raise InvalidZeaDataError(recording.name, "no stream holds frames (timing-only recording): a zea "
+                                                  "file needs at least one data product")
+    metadata: dict[str, Any] = {}
+    for signal in recording.signals.values():
+        metadata.update(_signal_metadata(signal))
+    source = recording.provenance.format if recording.provenance else None
+    return file_tree(tracks=tracks, probe=_probe(recording), metadata=metadata,
+                     custom={"sonobridge": {"recording": _core_json(recording, streams)}},
+                     us_machine=source, description=f"{recording.name} (sonobridge conversion)",
+                     acquisition_time=recording.start_time.isoformat() if recording.start_time else None)
 
 
-def _string_dtype():
-    import h5py
+def export_zea(recording: Recording, path: str | os.PathLike, *, scan_converted: bool = True,
+               pixel_size_m: float | None = None, compression: str | Mapping | None = "fast",
+               overwrite: bool = False, progress: bool = False, anonymise: bool = False) -> Path:
+    """Write ``recording`` to ``path`` as a zea file (see the module docs); returns the path.
 
-    return h5py.string_dtype("utf-8")
-
-
-class _TreeWriter:
-    def __init__(self, path: Path, compression: str | Mapping | None, progress: bool, pool: ThreadPoolExecutor):
-        self.path, self.compression, self.progress, self.pool = path, compression, progress, pool
-
-    def write_group(self, target, group: Group) -> None:
-        target.attrs.update({key: value for key, value in group.attrs.items() if value is not None})
-        for name, item in group.items():
-            if isinstance(item, Group):
-                self.write_group(target.create_group(name), item)
-            else:
-                self.write_array(target, name, item)
-                target[name].attrs.update({k: v for k, v in group.leaf_attrs.get(name, {}).items()
-                                           if v is not None})
-
-    def write_array(self, target, name: str, value: Any) -> None:
-        if isinstance(value, np.ndarray) and value.dtype.kind in "UO":
-            target.create_dataset(name, data=value.astype(object), dtype=_string_dtype())
-            return
-        dtype, shape = np.dtype(value.dtype), tuple(value.shape)
-        db_image = name == "values" and target.name.endswith("/image") and dtype == np.float32
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        if not shape or nbytes < CONTIGUOUS_BYTES:
-            array = self.checked(np.asarray(value), db_image, f"{target.name}/{name}")
-            if array.shape != shape:
-                raise InvalidZeaDataError(self.path, f"not written: {target.name}/{name}: the source gave shape "
-                                                     f"{array.shape}, not {shape}")
-            target.create_dataset(name, data=array)
-            return
-        per_frame = name in FRAME_KEYS and len(shape) > 1          # 1-D signals: whole chunks
-        dataset = target.create_dataset(name, shape=shape, dtype=dtype,
-                                        chunks=chunk_shape(shape, dtype.itemsize, per_frame),
-                                        **filter_options(self.compression, dtype))
-        self.copy_frames(dataset, value, db_image)
-
-    def copy_frames(self, dataset, value: Any, db_image: bool) -> None:
-        """Copy ``value`` block by block; whole-frame chunks are compressed in parallel."""
-        from tqdm.auto import tqdm
-
-        frame_bytes = max(1, int(np.prod(dataset.shape[1:])) * dataset.dtype.itemsize)
-        step = max(1, BLOCK_BYTES // frame_bytes)
-        n = dataset.shape[0]
-        whole_frames = dataset.chunks == (1, *dataset.shape[1:])
-        encode = chunk_encoder(self.compression, dataset.dtype) if whole_frames else None
-        origin = (0,) * (dataset.ndim - 1)
-        with tqdm(total=n, unit="frame", desc=dataset.name, disable=not self.progress or n < 2 * step,
-                  leave=False) as bar:
-            for start in range(0, n, step):
-                block = self.checked(np.asarray(value[start:start + step], dataset.dtype), db_image, dataset.name)
-                expected = (min(step, n - start), *dataset.shape[1:])
-                if block.shape != expected:
-                    raise InvalidZeaDataError(self.path, f"not written: {dataset.name}: the source gave frames of "
-                                                         f"shape {block.shape[1:]} x {block.shape[0]}, not "
-                                                         f"{expected[1:]} x {expected[0]}")
-                if encode is None:
-                    dataset[start:start + len(block)] = block
-                else:
-                    for offset, chunk in enumerate(self.pool.map(encode, np.ascontiguousarray(block))):
-                        dataset.id.write_direct_chunk((start + offset, *origin), chunk)
-                bar.update(len(block))
-
-    def checked(self, block: np.ndarray, db_image: bool, key: str) -> np.ndarray:
-        """``block`` unchanged; InvalidZeaDataError if it is a dB image with values above 0, NaN
-        or +inf (lazily computed frames are only seen here)."""
-        if db_image and (np.any(block > 0) or np.any(np.isnan(block)) or np.any(block == np.inf)):
-            raise InvalidZeaDataError(self.path, f"not written: {key}: dB image values must be <= 0 "
-                                                 f"(finite or -inf)")
-        return block
-
-
-def write_tree(root: Group, path: str | os.PathLike, *, compression: str | Mapping | None = "fast",
-               overwrite: bool = False, progress: bool = False) -> Path:
-    """Check ``root`` against the zea format and write it to ``path`` atomically.
-
-    Raises :class:`InvalidZeaDataError` (listing every problem) before anything is written,
-    :class:`~sonobridge.errors.OutputExistsError` if ``path`` exists and ``overwrite`` is false.
+    ``scan_converted``: add the B-mode image of envelope streams (``image_sc``);
+    ``pixel_size_m``: its pixel size (default: from the sample spacing); ``compression``: see
+    :func:`sonobridge.formats.zea.tree.filter_options`; ``anonymise``: write
+    without identity (:func:`sonobridge.core.anonymise.anonymise_recording`: DICOM headers through
+    the PS3.15 basic profile, no acquisition time).
     """
-    import hdf5plugin  # noqa: F401  (registers the Blosc filter)
-
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(path, "exists (overwrite it with overwrite=True or --overwrite)")
-    report = check_tree(root, str(path))
-    if not report.valid:
-        raise InvalidZeaDataError(path, "not written, the data breaks the zea format:\n  "
-                                        + "\n  ".join(str(f) for f in report.errors))
-    for finding in report.warnings:
-        log.info("%s: %s", path, finding)
-    with atomic_path(path, expected_size=stored_size_floor(root, compression)) as temporary, \
-            ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        with hdf5_file(temporary, libver=("earliest", "v114")) as handle:
-            _TreeWriter(path, compression, progress, pool).write_group(handle, root)
-    return path
-
-
-def stored_size_floor(root: Group, compression: str | Mapping | None) -> int:
-    """Bytes the file of ``root`` needs at least: every array stored without a filter at full
-    size (compressed arrays count nothing: how small they get is only known once written)."""
-    total = 0
-    for item in root.values():
-        if isinstance(item, Group):
-            total += stored_size_floor(item, compression)
-            continue
-        dtype, shape = np.dtype(getattr(item, "dtype", np.uint8)), tuple(getattr(item, "shape", ()))
-        if dtype.kind in "UO":
-            total += sum(len(str(text).encode()) for text in np.asarray(item).ravel())
-            continue
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        if compression is None or not shape or nbytes < CONTIGUOUS_BYTES:
-            total += nbytes
-    return total
-
-
-# ------------------------------------------------------------------ building trees from values
-def as_array(value: Any, *, keep_dtype: bool = False) -> Any:
-    """A leaf value as stored: text as a str array, Python and NumPy floats as float32 (as zea
-    stores them; ``keep_dtype`` keeps custom data as given), arrays and lazy frames unchanged
-    otherwise."""
-    if isinstance(value, LazyFrames) or (is_dataset(value) and not isinstance(value, np.ndarray)):
-        if not keep_dtype and np.dtype(value.dtype).kind == "f" and value.dtype != np.float32:
-            return LazyFrames(value.shape, np.float32,
-                              lambda start, stop, v=value: np.asarray(v[start:stop], np.float32))
-        return value
-    if isinstance(value, (str, bytes)):
-        return np.asarray(value.decode("utf-8") if isinstance(value, bytes) else value, dtype=object)
-    array = np.asarray(value)
-    if array.dtype.kind in "US":
-        return array.astype(str).astype(object)
-    if not keep_dtype and array.dtype.kind == "f" and array.dtype != np.float32:
-        return array.astype(np.float32)
-    if not keep_dtype and array.dtype == np.complex128:
-        return array.astype(np.complex64)
-    return array
-
-
-def as_group(values: Mapping[str, Any], name: str, *, keep_dtype: bool = False) -> Group:
-    """A nested mapping as a :class:`Group`; None values are dropped."""
-    group = Group(name=name)
-    for key, value in values.items():
-        if value is None:
-            continue
-        child = f"{name.rstrip('/')}/{key}"
-        group[key] = (as_group(value, child, keep_dtype=keep_dtype) if isinstance(value, Mapping)
-                      else as_array(value, keep_dtype=keep_dtype))
-    return group
-
-
-def _custom_group(custom: Any) -> Group:
-    """``custom``: a nested mapping, or zea ``CustomElement``-like items (``name``, ``data``,
-    ``description``, ``unit``, ``group_name``); stored as given, with ``unit``/``description``."""
-    if isinstance(custom, Mapping):
-        return as_group(custom, "/custom", keep_dtype=True)
-    root = Group(name="/custom")
-    for element in custom:
-        group = root
-        for part in [p for p in str(getattr(element, "group_name", "") or "").split("/") if p]:
-            group = group.setdefault(part, Group(name=f"{group.name}/{part}"))
-        group[element.name] = as_array(element.data, keep_dtype=True)
-        group.leaf_attrs[element.name] = {"unit": getattr(element, "unit", None),
-                                          "description": getattr(element, "description", None)}
-    return root
-
-
-def file_tree(*, tracks: list[Mapping[str, Any]], track_schedule: Any = None, probe: Mapping | None = None,
-              metadata: Mapping | None = None, metrics: Mapping | None = None, custom: Any = None,
-              us_machine: str | None = None, description: str | None = None,
-              acquisition_time: str | None = None) -> Group:
-    """The tree of a zea file from zea-style values: ``tracks`` are mappings with ``data``,
-    ``scan``, ``label`` and ``transmit_only``; data products are mappings (``values``,
-    ``coordinates``, ...) except the flat ``raw_data`` array."""
-    root = Group(attrs={"zea_version": ZEA_VERSION, "us_machine": us_machine, "description": description,
-                        "acquisition_time": acquisition_time})
-    tracks_group = root["tracks"] = Group(name="/tracks")
-    for index, track in enumerate(tracks):
-        name = f"/tracks/track_{index}"
-        group = tracks_group[f"track_{index}"] = Group(name=name)
-        if track.get("label") is not None:
-            group["label"] = as_array(str(track["label"]))
-        group["transmit_only"] = np.bool_(bool(track.get("transmit_only", False)))
-        for part in ("data", "scan"):
-            if track.get(part) is not None:
-                group[part] = as_group(track[part], f"{name}/{part}")
-    if track_schedule is not None:
-        root["track_schedule"] = np.asarray(track_schedule, np.int32)
-    for key, values in (("probe", probe), ("metadata", metadata), ("metrics", metrics)):
-        if values:
-            root[key] = as_group(values, f"/{key}")
-    if custom:
-        root["custom"] = _custom_group(custom)
-    return root
+    if anonymise:
+        recording = anonymise_recording(recording)
+    tree = recording_tree(recording, scan_converted=scan_converted, pixel_size_m=pixel_size_m, anonymise=anonymise)
+    return write_tree(tree, path, compression=compression, overwrite=overwrite, progress=progress)

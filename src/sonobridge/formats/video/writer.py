@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core.recording import Recording, SampleKind, Stream
-from ..errors import SonobridgeError
-from ..formats.video.index import FrameIndex, complete_index, write_sidecars
-from ..processing.display import (DEFAULT_DB_RANGE, db_range, db_to_uint8, display_amplitude, display_db,  # noqa: F401
+from ...core.recording import Recording, SampleKind, Stream
+from ...errors import SonobridgeError
+from .index import FrameIndex, complete_index, write_sidecars
+from ...processing.display import (DEFAULT_DB_RANGE, db_range, db_to_uint8, display_amplitude, display_db,  # noqa: F401
                                   display_stream)
-from .atomic import atomic_path
-from .naming import safe_name
+from ...util.atomic import atomic_path
+from ...export.naming import safe_name
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: 
                   cancel_check: Callable[[], bool] | None = None) -> FrameIndex:
     """Encode uint8 ``(height, width)`` frames to an mp4 at ``path`` (written in place: callers
     use a temporary name); returns the frame index taken from the muxed packets."""
-    from ..formats.video.reader import require_av
+    from .reader import require_av
 
     av = require_av()
     pts, keyframe, durations = [], [], []
@@ -173,9 +173,9 @@ def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int
 
 def video_stream(path: str | os.PathLike) -> Stream:
     """An existing video as a grey uint8 stream (frames decoded on access, timed by the index)."""
-    from ..core.frames import LazyFrames
-    from ..core.recording import Provenance
-    from ..formats.video.reader import VideoReader
+    from ...core.frames import LazyFrames
+    from ...core.recording import Provenance
+    from .reader import VideoReader
 
     reader = VideoReader(path)
     return Stream(name=Path(path).stem, kind=SampleKind.IMAGE, frame_shape=reader.shape[1:], dtype=np.uint8,
@@ -218,7 +218,7 @@ def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | 
         displays, name = {source.name: (source, lambda s: s)}, source.name
     else:
         if not isinstance(source, Recording):
-            from ..formats import open_recording
+            from .. import open_recording
 
             out_dir = out_dir if out_dir is not None else Path(source).parent
             source = open_recording(source, **reader_options)

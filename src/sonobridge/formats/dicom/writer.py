@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from .._version import __version__
-from ..core.geometry import PixelGrid
-from ..core.recording import Recording, SampleKind, Stream
-from ..errors import OutputExistsError, SonobridgeError
-from .atomic import atomic_path
+from ..._version import __version__
+from ...core.geometry import PixelGrid
+from ...core.recording import Recording, SampleKind, Stream
+from ...errors import OutputExistsError, SonobridgeError
+from ...util.atomic import atomic_path
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 FRAME_TIME_VECTOR_TAG = 0x00181065
@@ -74,7 +74,7 @@ def number_string(value: float | int, vr: str = "DS") -> str:
 def dicom_stream(recording: Recording) -> Stream:
     """The stream a DICOM export shows: the first uint8 grey or RGB image stream, else the first
     envelope stream as displayed (scan-converted when the probe is known)."""
-    from ..processing.display import display_envelope as _display_envelope
+    from ...processing.display import display_envelope as _display_envelope
 
     for stream in recording:
         if stream.has_frames and stream.dtype == np.uint8 and stream.kind in (SampleKind.IMAGE, SampleKind.BMODE) \
@@ -139,7 +139,7 @@ def _identity(ds, patient: dict[str, Any] | None, start: dt.datetime | None, ano
     if anonymise:                    # nothing of the source's identity is written (sonobridge.core.anonymise)
         from pydicom.dataset import Dataset
 
-        from ..core.anonymise import METHOD, PROFILE_CODE
+        from ...core.anonymise import METHOD, PROFILE_CODE
 
         ds.PatientIdentityRemoved = "YES"
         ds.DeidentificationMethod = METHOD
