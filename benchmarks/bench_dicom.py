@@ -44,7 +44,7 @@ def status(key):
 
 method, path = sys.argv[1], sys.argv[2]
 if method == "ours":
-    from sonobridge.formats.dicom.pixels import decode
+    from sonobridge.dicom.pixels import decode
     import imagecodecs, pydicom
     read = lambda: decode(path)
 else:
@@ -76,7 +76,7 @@ def timed(function, repeats: int) -> float:
 def main() -> None:
     import pydicom
 
-    from sonobridge.formats.dicom.pixels import decode
+    from sonobridge.dicom.pixels import decode
 
     warnings.simplefilter("ignore")
     theirs = pydicom.dcmread(CINE).pixel_array

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sonobridge.cli import main
 from sonobridge.errors import FormatError, SonobridgeError, UnsupportedInputError
 from sonobridge.formats import open_recording
-from sonobridge.formats.dicom.pixels import decode
+from sonobridge.dicom import decode
 
 from conftest import SHARED
 
@@ -244,7 +244,7 @@ def dciodvfy_errors(path: Path) -> list[str]:
 @pytest.mark.parametrize("compression", ["none", "rle", "jpeg-ls", "jpeg"])
 @pytest.mark.parametrize("source", ["clarius", "dicom_rgb"])
 def test_written_us_multiframe_is_valid_and_reads_back(tmp_path, clarius_data, compression, source):
-    import sonobridge.dicom
+    from sonobridge.formats.dicom import export_dicom
 
     if source == "clarius":
         recording = open_recording(clarius_data / "carotid_doppler_2020", probe="L7")
@@ -253,8 +253,8 @@ def test_written_us_multiframe_is_valid_and_reads_back(tmp_path, clarius_data, c
     from sonobridge.formats.dicom.writer import dicom_stream
 
     stream = dicom_stream(recording)
-    path = sonobridge.dicom.write(recording, tmp_path / "us.dcm", compression=compression,
-                                  patient={"name": "Doe^Jane", "id": "P-1"})
+    path = export_dicom(recording, tmp_path / "us.dcm", compression=compression,
+                        patient={"name": "Doe^Jane", "id": "P-1"})
     assert dciodvfy_errors(path) == []
     back = open_recording(path)["image"]
     original = np.asarray(stream.frames)
@@ -275,20 +275,20 @@ def test_written_us_multiframe_is_valid_and_reads_back(tmp_path, clarius_data, c
 def test_anonymised_export_and_no_invented_identity(tmp_path):
     import pydicom
 
-    import sonobridge.dicom
+    from sonobridge.formats.dicom import export_dicom
 
     recording = open_recording(DICOM / "pydicom" / "examples_ybr_color.dcm")
-    plain = sonobridge.dicom.write(recording, tmp_path / "plain.dcm")
+    plain = export_dicom(recording, tmp_path / "plain.dcm")
     ds = pydicom.dcmread(plain, stop_before_pixels=True)
     assert (str(ds.PatientName), ds.PatientID, ds.PatientBirthDate) == ("", "", "")   # not invented
     assert ds.StudyDate == recording.start_time.strftime("%Y%m%d")
-    anonymous = sonobridge.dicom.write(recording, tmp_path / "anon.dcm", anonymise=True,
-                                       patient={"name": "Doe^Jane", "id": "P-1"})
+    anonymous = export_dicom(recording, tmp_path / "anon.dcm", anonymise=True,
+                             patient={"name": "Doe^Jane", "id": "P-1"})
     ds = pydicom.dcmread(anonymous, stop_before_pixels=True)
     assert (str(ds.PatientName), ds.PatientID, ds.StudyDate, ds.PatientIdentityRemoved) == ("", "", "", "YES")
     assert dciodvfy_errors(anonymous) == []
     with pytest.raises(SonobridgeError, match="exists"):
-        sonobridge.dicom.write(recording, anonymous)
+        export_dicom(recording, anonymous)
 
 
 def test_cli_converts_a_clarius_capture_to_dicom(tmp_path, clarius_data, capsys):

@@ -20,10 +20,11 @@ from sonobridge.core.describe import describe
 from sonobridge.core.geometry import PixelGrid
 from sonobridge.core.recording import SampleKind, Stream
 from sonobridge.errors import FormatError, SonobridgeError
-from sonobridge.formats.dicom.writer import export_dicom, number_string, save_dataset
+from sonobridge.dicom.io import save_dataset
+from sonobridge.dicom.pixels import decode
+from sonobridge.dicom.ultrasound import geometry_meta, number_string
 from sonobridge.formats import open_recording
-from sonobridge.formats.dicom.meta import geometry_meta
-from sonobridge.formats.dicom.pixels import decode
+from sonobridge.formats.dicom import export_dicom
 
 from test_dicom import DICOM, FUZZ_SOURCES, dciodvfy_errors
 

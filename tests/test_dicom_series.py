@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sonobridge.formats.dicom.series import DICOMDataset, load_series
+from sonobridge.dicom import DICOMDataset, load_series
 
 from conftest import SHARED
 

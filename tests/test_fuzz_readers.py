@@ -548,7 +548,7 @@ def test_one_catch_list_for_readers(error):
     """read_faults, the zea reads and DICOM's damaged_content turn the same failures into a
     FormatError naming the file; the package's own errors pass through."""
     from sonobridge.errors import read_faults
-    from sonobridge.formats.dicom.pixels import damaged_content
+    from sonobridge.dicom.io import damaged_content
 
     for guard in (read_faults("f.bin"), zea._reading("f.bin"), damaged_content("f.bin")):
         with pytest.raises(FormatError, match="f.bin") as caught:
@@ -562,7 +562,7 @@ def test_one_catch_list_for_readers(error):
 def test_dicom_parser_errors_are_format_errors():
     from pydicom.errors import BytesLengthException, InvalidDicomError
 
-    from sonobridge.formats.dicom.pixels import damaged_content
+    from sonobridge.dicom.io import damaged_content
 
     for error in (BytesLengthException("odd"), InvalidDicomError("no preamble")):
         with pytest.raises(FormatError, match="damaged DICOM content"), damaged_content("f.dcm"):

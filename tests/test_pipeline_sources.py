@@ -113,7 +113,7 @@ def test_source_key_sees_a_same_size_rewrite_with_the_same_mtime(tmp_path):
 
 
 def test_dicom_output_follows_its_source(tmp_path):
-    from sonobridge.formats.dicom.pixels import decode
+    from sonobridge.dicom.pixels import decode
 
     cohort = tmp_path / "cohort"
     cohort.mkdir()
@@ -440,7 +440,7 @@ def test_the_record_keys_the_output_without_a_whole_file_hash(tmp_path):
     SHA-256 of the whole output is written or compared, and the zea file holds no digest of its own."""
     import h5py
 
-    from sonobridge.pipeline.stages import zea_done
+    from sonobridge.pipeline.stages import stage_done
 
     _capture(tmp_path / "cohort" / "a", seed=1)
     out = tmp_path / "out"
@@ -452,9 +452,9 @@ def test_the_record_keys_the_output_without_a_whole_file_hash(tmp_path):
     assert record["source_digest"] == source_digest(first["source_key"])
     with h5py.File(target, "r") as handle:                 # one store: the record beside the output
         assert "source_digest" not in handle["custom/sonobridge"]
-    assert zea_done(target, record["source_digest"]) and not zea_done(target, "0" * 64)
+    assert stage_done("ingest", target, record["source_digest"]) and not stage_done("ingest", target, "0" * 64)
     record_path(target).unlink()                           # no record: not vouched for
-    assert not zea_done(target, record["source_digest"])
+    assert not stage_done("ingest", target, record["source_digest"])
 
 
 def test_export_zea_has_no_source_digest_parameter(tmp_path):
@@ -473,13 +473,13 @@ def test_a_zea_input_is_validated_once_per_item(tmp_path, monkeypatch):
     cohort.mkdir()
     shutil.copy(SHARED / "data" / "zea" / "hand_bad_int32_raw.hdf5", cohort / "bad.hdf5")
     calls = []
-    real = stages.zea_input_qc
+    real = stages.input_validation
 
-    def counting(path):                                    # the real validation, counted
-        calls.append(str(path))
-        return real(path)
+    def counting(item):                                    # the real validation, counted
+        calls.append(item.label)
+        return real(item)
 
-    monkeypatch.setattr(stages, "zea_input_qc", counting)
+    monkeypatch.setattr(stages, "input_validation", counting)
     items, _ = discover([cohort])
     result = run_item(items[0], str(tmp_path / "out"), ("ingest", "video", "qc"))
     assert calls == [str(cohort / "bad.hdf5")]
@@ -490,12 +490,13 @@ def test_a_zea_input_is_validated_once_per_item(tmp_path, monkeypatch):
 def test_discover_uses_the_one_stem_deduplication(tmp_path):
     import sonobridge.pipeline.run as run
     from sonobridge.export.naming import unique_stems
+    from sonobridge.formats import find_recordings
 
     for folder in ("p1", "p2"):
         (tmp_path / folder).mkdir()
         shutil.copy(PYDICOM / "SC_rgb_rle_2frame.dcm", tmp_path / folder / "IM1.dcm")
     items, _ = discover([tmp_path])
-    assert {i.label: i.stem for i in items} == unique_stems([i.label for i in items])
+    assert {i.label: i.stem for i in items} == unique_stems({s.label: s.stem for s in find_recordings(tmp_path)})
     assert len({i.stem for i in items}) == 2 and not hasattr(run, "_unique_stems")
 
 

@@ -31,7 +31,8 @@ from sonobridge.cli import main
 from sonobridge.core.anonymise import (BASIC_PROFILE, KEY_ENV, KEY_FILE, anonymise_dicom_json, identifying_values,
                                        output_key, pseudonym, replace_uid)
 from sonobridge.errors import SonobridgeError
-from sonobridge.pipeline.run import _overall, discover, process, run_item
+from sonobridge.pipeline.report import overall
+from sonobridge.pipeline.run import discover, process, run_item
 from sonobridge.formats.zea.writer import export_zea
 from sonobridge.formats import open_recording
 
@@ -199,7 +200,7 @@ def test_process_with_anonymise_names_by_pseudonym_writes_no_identity_and_rematc
     assert written.name.startswith("recording-") and written.streams["image"].provenance.source_files == ()
     # a re-run finds its previous results under the same pseudonym (the folder's key): all hits
     results = process(source.parent.parent, out, dicom=True, anonymise=True, progress=False)
-    assert list(results) == [label] and _overall(results[label]) == "hit"
+    assert list(results) == [label] and overall(results[label]) == "hit"
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)
     assert_no_identity(out)
     # without anonymise identity is kept, under the source's own name
@@ -216,7 +217,7 @@ def test_anonymised_report_names_no_unreadable_source(tmp_path):
     missing = broken.parent / "Qwerty_PID987654_19710203.dcm"
     results = process([broken, missing], out, anonymise=True, progress=False)
     assert len(results) == 2 and all(re.fullmatch(r"recording-[0-9a-f]{16}", label) for label in results)
-    assert all(_overall(result) == "error" for result in results.values())
+    assert all(overall(result) == "error" for result in results.values())
     assert_no_identity(out)
 
 

@@ -95,7 +95,7 @@ def test_series_without_pixel_spacing_uses_the_ultrasound_region(tmp_path):
     import pydicom
     from pydicom.uid import generate_uid
 
-    from sonobridge.formats.dicom.series import load_series
+    from sonobridge.dicom.volume import load_series
 
     series = generate_uid()
     for index in range(3):
@@ -109,7 +109,7 @@ def test_series_without_pixel_spacing_uses_the_ultrasound_region(tmp_path):
 
 
 def test_adobe_app14_transform_flag_is_read():
-    from sonobridge.formats.dicom.pixels import _jpeg_colour
+    from sonobridge.dicom.pixels import _jpeg_colour
 
     def app14(transform):
         return b"\xff\xd8\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00" + bytes([transform]) + b"\xff\xc0"

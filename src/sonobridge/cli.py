@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .core.options import ReadOptions
+from .core.outcome import Outcome
 from .errors import SonobridgeError, UnsupportedInputError
 from .export.naming import unique_stems
 
@@ -40,13 +42,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"sonobridge: warning: {message}", file=sys.stderr)
 
 
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    """The reader options of every command that reads recordings (``--probe``, ``--sound-speed``,
+    ``--allow-truncated``)."""
+    return ReadOptions(probe=args.probe or None, sound_speed_m_s=args.sound_speed or None,
+                       allow_truncated=args.allow_truncated)
+
+
 def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {"allow_truncated": args.allow_truncated}
-    if args.probe:
-        options["probe"] = args.probe
-    if args.sound_speed:
-        options["sound_speed_m_s"] = args.sound_speed
-    return options
+    """:func:`_read_options` as reader keyword arguments."""
+    return _read_options(args).as_keywords()
 
 
 def _format_value(value: Any) -> str:
@@ -143,7 +148,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     failures: dict[str, str] = {}
     written: dict[str, dict[str, Any]] = {}
     sources = _find_sources(args.paths, failures)
-    stems = unique_stems([source.label for source in sources])       # same-named files: no overwrite
+    stems = unique_stems({source.label: source.stem for source in sources})   # same-named files: no overwrite
     for source, recording in _open_each(sources, args, failures):
         label, stem = source.label, stems[source.label]
         if args.anonymise:              # named by a pseudonym: file names and the summary too
@@ -183,7 +188,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     failures: dict[str, str] = {}
     written: dict[str, dict[str, Any]] = {}
     sources = _find_sources(args.paths, failures)
-    stems = unique_stems([source.label for source in sources])       # same-named files: no overwrite
+    stems = unique_stems({source.label: source.stem for source in sources})   # same-named files: no overwrite
     for source, recording in _open_each(sources, args, failures):
         label = source.label
         stream, colour = display_streams(recording)
@@ -213,20 +218,32 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
+def _convert_formats() -> list:
+    """The formats ``convert`` writes: those with a one-file writer."""
+    from .formats import specs
+
+    return [spec for spec in specs() if spec.write is not None and not spec.writes_folder]
+
+
+def _convert_format(path: Path | None, args: argparse.Namespace):
+    """The format ``convert`` writes: OUTPUT's, when its name ends like a format's files; else ``--to``."""
+    from .formats import get_format, writer_for
+
+    spec = writer_for(path) if path is not None else None
+    return spec if spec is not None and not spec.writes_folder else get_format(args.to)
+
+
+def _writer_options(spec, args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword options for ``spec.write``: the common ones, plus the command's options that belong
+    to the format (argument names ``<format>_<option>``, e.g. ``dicom_compression``)."""
+    prefix = f"{spec.name}_"
+    own = {name[len(prefix):]: value for name, value in vars(args).items() if name.startswith(prefix)}
+    return {"overwrite": args.overwrite, "anonymise": args.anonymise, "progress": not args.quiet, **own}
+
+
 def _convert_one(recording, path: Path, args: argparse.Namespace) -> None:
-    if path.suffix.lower() in (".dcm", ".dicom"):
-        from .formats.dicom.writer import export_dicom
-
-        patient = {key: value for key, value in (("name", args.patient_name), ("id", args.patient_id)) if value}
-        export_dicom(recording, path, patient=patient, compression=args.dicom_compression,
-                     anonymise=args.anonymise, overwrite=args.overwrite)
-        return
-    from .formats.zea.writer import export_zea
-
-    export_zea(recording, path, scan_converted=not args.no_scan_convert,
-               pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
-               compression=None if args.compression == "none" else args.compression,
-               overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise)
+    spec = _convert_format(path if args.output else None, args)
+    spec.write(recording, path, **_writer_options(spec, args))
 
 
 def _anonymise_scope(args: argparse.Namespace, folder: Path):
@@ -248,13 +265,13 @@ def _convert_plan(sources: list, args: argparse.Namespace) -> dict[str, Path] | 
                   "names one file: use --out-dir", file=sys.stderr)
             return None
         return {source.label: Path(args.output) for source in sources}
-    suffix = ".dcm" if args.to == "dicom" else ".hdf5"
+    suffix = _convert_format(None, args).write_suffix
     if args.anonymise:                  # file names without identity, the same again under the folder's key
         from .core.anonymise import output_key, pseudonym
 
         secret = output_key(args.out_dir)
         return {source.label: Path(args.out_dir) / f"{pseudonym(source.label, secret)}{suffix}" for source in sources}
-    stems = unique_stems([source.label for source in sources])
+    stems = unique_stems({source.label: source.stem for source in sources})
     return {label: Path(args.out_dir) / f"{stem}{suffix}" for label, stem in stems.items()}
 
 
@@ -275,8 +292,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
             continue
         written[label] = str(path)
     if args.json:
-        json.dump({**{label: {"output": path, "status": "built"} for label, path in written.items()},
-                   **{label: {"status": f"error: {problem}"} for label, problem in failures.items()}},
+        json.dump({**{label: {"output": path, "status": Outcome.built(path)} for label, path in written.items()},
+                   **{label: {"status": Outcome.error(problem)} for label, problem in failures.items()}},
                   sys.stdout, indent=2)
         print()
     else:
@@ -285,11 +302,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
-def _stems_per_folder(labels: list[str], folder_of) -> dict[str, str]:
+def _stems_per_folder(sources: list, folder_of) -> dict[str, str]:
     """``{label: stem}``, stems unique within each output folder (:func:`unique_stems`)."""
-    groups: dict[Path, list[str]] = {}
-    for label in labels:
-        groups.setdefault(Path(folder_of(label)).resolve(), []).append(label)
+    groups: dict[Path, dict[str, str]] = {}
+    for source in sources:
+        groups.setdefault(Path(folder_of(source)).resolve(), {})[source.label] = source.stem
     return {label: stem for group in groups.values() for label, stem in unique_stems(group).items()}
 
 
@@ -298,71 +315,73 @@ def _source_digest(source, stem: str, args: argparse.Namespace) -> str:
     (:func:`sonobridge.pipeline.stages.output_digest`), so an output of a changed source is rebuilt."""
     from .pipeline.stages import Item, output_digest, source_key
 
-    item = Item(source.label, source.format, stem, tuple(sorted(_reader_options(args).items())))
+    item = Item(source.label, source.format, stem, _read_options(args))
     return output_digest(source_key(item), bool(args.anonymise))
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .formats.video.writer import export_video
+    from .formats import stage_spec
 
+    writer = stage_spec("video")          # the format of the pipeline's video stage
     failures: dict[str, str] = {}
-    results: dict[str, str] = {}
+    results: dict[str, Outcome] = {}
     sources = _find_sources(args.paths, failures)
 
-    def folder_of(label: str) -> Path:
-        return Path(args.out_dir) if args.out_dir else Path(label.split(":")[0]).parent
+    def folder_of(source) -> Path:
+        return Path(args.out_dir) if args.out_dir else source.root.parent
 
-    stems = _stems_per_folder([source.label for source in sources], folder_of)
+    stems = _stems_per_folder(sources, folder_of)
     for source, recording in _open_each(sources, args, failures):
         label, stem = source.label, stems[source.label]
         if args.anonymise:              # a pseudonym names the outputs
             from .core.anonymise import output_key, pseudonym
 
-            stem = pseudonym(label, output_key(folder_of(label)))
-        produced = export_video(recording, folder_of(label), stem=stem, crf=args.crf, keyint=args.keyint,
+            stem = pseudonym(label, output_key(folder_of(source)))
+        produced = writer.write(recording, folder_of(source), stem=stem, crf=args.crf, keyint=args.keyint,
                                 fps=args.fps, flip=args.flip, skip_existing=not args.overwrite,
                                 overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise,
                                 source_digest=_source_digest(source, stem, args))
         if not produced:
             failures[label] = _report(UnsupportedInputError(label, "no image stream to encode (grey/RGB, dB image "
                                                                    "or amplitude frames)"))
-        results.update(produced)
-    errors = {path: status for path, status in results.items() if status.startswith("error")}
-    for path, status in errors.items():
-        print(f"sonobridge: error: {path}: {status[len('error: '):]}", file=sys.stderr)
+        results.update({path: Outcome(state, path) for path, state in produced.items()})
+    errors = {path: state for path, state in results.items() if state.failed}
+    for path, state in errors.items():
+        print(f"sonobridge: error: {path}: {state.reason}", file=sys.stderr)
     if args.json:
-        json.dump({**results, **{label: f"error: {problem}" for label, problem in failures.items()}},
+        json.dump({**results, **{label: Outcome.error(problem) for label, problem in failures.items()}},
                   sys.stdout, indent=2)
         print()
     else:
-        for path, status in results.items():
-            if not status.startswith("error"):
-                print(f"{status:5} {path}")
+        for path, state in results.items():
+            if not state.failed:
+                print(f"{state:5} {path}")
     return EXIT_DATA_ERROR if failures or errors else EXIT_OK
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from .pipeline.run import REPORT_HTML, REPORT_JSON, _overall, process
+    from .core.outcome import Status
+    from .pipeline.report import overall
+    from .pipeline.run import REPORT_HTML, REPORT_JSON, default_out_dir, process
 
-    options = {k: v for k, v in (("probe", args.probe), ("sound_speed_m_s", args.sound_speed)) if v}
     results = process(args.paths, args.out, dicom=args.dicom, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise,
-                      lock_timeout_s=args.wait, **options)
-    statuses = {label: _overall(result) for label, result in results.items()}
-    out = Path(args.out) if args.out else Path(args.paths[0]).resolve().parent / "sonobridge-out"
+                      lock_timeout_s=args.wait, **_reader_options(args))
+    statuses = {label: overall(result) for label, result in results.items()}
+    out = Path(args.out) if args.out else default_out_dir(args.paths)
     if args.json:
-        json.dump({"report": str(out / REPORT_JSON), "status": statuses}, sys.stdout, indent=2)
+        json.dump({"report": str(out / REPORT_JSON), "status": {label: s.value for label, s in statuses.items()}},
+                  sys.stdout, indent=2)
         print()
     else:
-        for label, status in sorted(statuses.items(), key=lambda item: (item[1] != "error", item[0])):
-            print(f"{status:5} {label}")
+        for label, status in sorted(statuses.items(), key=lambda item: (item[1] is not Status.ERROR, item[0])):
+            print(f"{status.value:5} {label}")
         print(f"report: {out / REPORT_HTML}")
-    return EXIT_DATA_ERROR if "error" in statuses.values() else EXIT_OK
+    return EXIT_DATA_ERROR if Status.ERROR in statuses.values() else EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .zea import validate
-
+    validate = _format_with("validate").validate
     reports = [validate(path) for path in args.paths]
     if args.json:
         json.dump([report.to_json() for report in reports], sys.stdout, indent=2)
@@ -370,16 +389,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for report in reports:
             verdict = "valid" if report.valid else "INVALID"
-            print(f"{report.path}: {verdict}{' (legacy layout)' if report.legacy else ''}")
+            print(f"{report.path}: {verdict}{' (legacy layout)' if getattr(report, 'legacy', False) else ''}")
             for finding in report.findings:
                 print(f"  {finding}")
     return EXIT_OK if all(report.valid for report in reports) else EXIT_DATA_ERROR
 
 
-def cmd_unpack(args: argparse.Namespace) -> int:
-    from .formats.clarius.unpack import unpack
+def _format_with(hook: str):
+    """The first registered format that offers ``hook`` (e.g. ``validate``, ``unpack``)."""
+    from .formats import specs
 
-    results = unpack(args.path, args.out_dir, overwrite=args.overwrite)
+    for spec in specs():
+        if getattr(spec, hook) is not None:
+            return spec
+    raise UnsupportedInputError(None, f"no format offers {hook}")
+
+
+def cmd_unpack(args: argparse.Namespace) -> int:
+    results = _format_with("unpack").unpack(args.path, args.out_dir, overwrite=args.overwrite)
     if args.json:
         json.dump(results, sys.stdout, indent=2)
         print()
@@ -394,6 +421,18 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
+
+
+def _millimetres(text: str) -> float:
+    """A positive length given in mm, in metres."""
+    return _positive_float(text) * 1e-3
+
+
+def _default_convert_format() -> str:
+    """``convert``'s default format: the pipeline's interchange format (its ``ingest`` stage)."""
+    from .formats import stage_spec
+
+    return stage_spec("ingest").name
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -463,19 +502,26 @@ def build_parser() -> argparse.ArgumentParser:
                                               "times). Exit 1 if a recording could not be converted.")
     convert.add_argument("input", metavar="INPUT", help="file, package or folder")
     convert.add_argument("output", nargs="?", metavar="OUTPUT", help="output .hdf5 or .dcm (one recording)")
-    convert.add_argument("--to", choices=["zea", "dicom"], default="zea", help="format with --out-dir (default zea)")
+    writable = [spec.name for spec in _convert_formats()]
+    default_to = _default_convert_format()
+    convert.add_argument("--to", choices=writable, default=default_to,
+                         help=f"format with --out-dir (default {default_to})")
     convert.add_argument("--out-dir", default=".", help="folder for <name>.hdf5 / .dcm when OUTPUT is not given")
     convert.add_argument("--dicom-compression", default="none", choices=["none", "rle", "jpeg-ls", "jpeg-xl", "jpeg"],
                          help="DICOM pixel data: none (default), rle, jpeg-ls, jpeg-xl (lossless) or jpeg "
                               "(baseline, lossy)")
-    convert.add_argument("--patient-name", help="DICOM PatientName (default: empty, never invented)")
-    convert.add_argument("--patient-id", help="DICOM PatientID (default: empty)")
+    # a format's own options: argument name "<format>_<writer keyword>" (see _writer_options)
+    convert.add_argument("--patient-name", dest="dicom_patient_name",
+                         help="DICOM PatientName (default: empty, never invented)")
+    convert.add_argument("--patient-id", dest="dicom_patient_id", help="DICOM PatientID (default: empty)")
     convert.add_argument("--anonymise", action="store_true", help=ANONYMISE_HELP)
-    convert.add_argument("--compression", default="fast", choices=["fast", "small", "zea", "gzip", "lzf", "none"],
+    convert.add_argument("--compression", dest="zea_compression", default="fast",
+                         choices=["fast", "small", "zea", "gzip", "lzf", "none"],
                          help="codec: fast (default), small (smaller, slower), zea (zea's default), "
                               "gzip/lzf/none (readable without hdf5plugin)")
-    convert.add_argument("--no-scan-convert", action="store_true", help="skip the scan-converted image_sc product")
-    convert.add_argument("--pixel-size-mm", type=_positive_float,
+    convert.add_argument("--no-scan-convert", dest="zea_scan_converted", action="store_false",
+                         help="skip the scan-converted image_sc product")
+    convert.add_argument("--pixel-size-mm", dest="zea_pixel_size_m", type=_millimetres, metavar="MM",
                          help="image_sc pixel size (default: from the geometry)")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_reader_options(convert)

@@ -7,7 +7,35 @@ import io
 from pathlib import Path
 from typing import Any
 
+from ..core.outcome import Status, outcome
+
 THUMBNAIL_WIDTH = 160
+#: result keys whose values are outcomes (one, or ``{output: outcome}``); "qc" holds findings
+OUTCOME_KEYS = ("discover", "run", "ingest", "video", "dicom")
+
+
+def overall(result: dict[str, Any]) -> Status:
+    """The verdict on one recording's result: ERROR if any stage failed (or QC could not read
+    it), HIT if every output was already done, else BUILT (skipped stages do not count).
+
+    Examples
+    --------
+    >>> overall({"ingest": "skipped: already zea", "video": {"a.mp4": "hit"}, "qc": {}})
+    <Status.HIT: 'hit'>
+    >>> overall({"ingest": "error: disk full"}).value
+    'error'
+    """
+    states = []
+    for key in OUTCOME_KEYS:
+        value = result.get(key)
+        states += list(value.values()) if isinstance(value, dict) else [value] if value is not None else []
+    outcomes = [outcome(state) for state in states]
+    qc = result.get("qc", {})
+    if any(done is not None and done.failed for done in outcomes) or (isinstance(qc, dict) and "error" in qc):
+        return Status.ERROR
+    done = [state for state in outcomes if state is None or state.status is not Status.SKIPPED]
+    return Status.HIT if done and all(state is not None and state.status is Status.HIT for state in done) \
+        else Status.BUILT
 
 
 def _thumbnail(video: str) -> str:
@@ -15,10 +43,10 @@ def _thumbnail(video: str) -> str:
     try:
         from PIL import Image
 
-        from ..formats.video.reader import VideoReader
+        from ..formats.registry import writer_for
 
-        with VideoReader(video) as reader:
-            image = Image.fromarray(reader[0])
+        spec = writer_for(video)
+        image = Image.fromarray(spec.thumbnail(video))
         image.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
@@ -60,16 +88,17 @@ def _cell(value: Any) -> str:
 
 def html_report(document: dict[str, Any], out: Path) -> str:
     status = document["summary"]["status"]
-    order = sorted(document["results"], key=lambda label: (status[label] != "error", label))
+    order = sorted(document["results"], key=lambda label: (status[label] != Status.ERROR.value, label))
     rows = []
     for label in order:
         result = document["results"][label]
         outputs = result.get("video") if isinstance(result.get("video"), dict) else {}
-        videos = [path for path, state in outputs.items() if isinstance(state, str) and not state.startswith("error")]
+        videos = [path for path, state in outputs.items()
+                  if (done := outcome(state)) is not None and not done.failed]
         stages = "".join(f"<td>{_cell(result.get(stage, ''))}</td>" for stage in ("ingest", "video", "qc", "dicom"))
         rows.append(f'<tr class="{status[label]}"><td>{html.escape(label)}</td><td>{status[label]}</td>{stages}'
                     f'<td>{"".join(_thumbnail(v) for v in videos[:2])}</td></tr>')
-    errors = sum(s == "error" for s in status.values())
+    errors = sum(s == Status.ERROR.value for s in status.values())
     return ("<!doctype html><meta charset='utf-8'><title>sonobridge run</title><style>"
             "body{font-family:sans-serif}td{vertical-align:top;border-bottom:1px solid #ccc;padding:4px;"
             "font-size:12px}tr.error{background:#fdd}</style>"

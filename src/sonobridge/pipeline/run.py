@@ -25,11 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from ..core.anonymise import key_scope, output_key, pseudonym
+from ..core.options import ReadOptions
+from ..core.outcome import Outcome, Status, outcome
 from ..errors import SonobridgeError
+from ..export.naming import unique_stems
+from ..formats.registry import get_format, stage_spec
 from ..util.atomic import write_bytes_atomic
-from .report import html_report, pseudonymous_results
-from ..export.naming import output_stem, unique_stems
-from .stages import STAGES, Item, ItemInputs, output_digest, outputs_complete, source_key
+from .report import html_report, overall, pseudonymous_results
+from .stages import STAGES, Item, ItemInputs, output_digest, outputs_complete, source_key, writer_specs
 
 log = logging.getLogger(__name__)
 
@@ -38,34 +41,24 @@ LOCK_NAME = ".sonobridge.lock"
 LOCK_POLL_S = 0.2
 
 #: modules the workers import, imported in the main thread before any worker starts (lazy imports
-#: of the same package from several threads at once can meet a partially initialised module)
+#: of the same package from several threads at once can meet a partially initialised module);
+#: besides these, each stage's format and each recording's format preload theirs
+#: (:attr:`sonobridge.formats.FormatSpec.preload`)
 _STAGE_MODULES: dict[str, tuple[str, ...]] = {
-    "ingest": ("h5py", "hdf5plugin", "numcodecs", "sonobridge.formats.zea.writer", "sonobridge.formats.zea.tree",
-               "sonobridge.formats.zea.validate", "sonobridge.formats.zea.schema", "sonobridge.zea",
-               "sonobridge.processing.scan_convert", "scipy.sparse", "sonobridge.core.anonymise"),
-    "video": ("av", "sonobridge.formats.video.writer", "sonobridge.formats.video.reader", "sonobridge.formats.video.index",
-              "sonobridge.processing.scan_convert", "scipy.sparse"),
-    "qc": ("sonobridge.telemed", "sonobridge.zea"),
-    "dicom": ("pydicom", "pydicom.dataset", "pydicom.uid", "pydicom.encaps", "pydicom.sequence",
-              "pydicom.pixels", "pydicom.pixels.encoders", "imagecodecs", "sonobridge.formats.dicom.writer",
-              "sonobridge.formats.dicom.pixels"),
+    "ingest": ("sonobridge.processing.scan_convert", "scipy.sparse", "sonobridge.core.anonymise"),
+    "video": ("sonobridge.processing.scan_convert", "sonobridge.processing.display", "scipy.sparse"),
 }
-_FORMAT_MODULES: dict[str, tuple[str, ...]] = {
-    "dicom": ("pydicom", "pydicom.dataset", "pydicom.errors", "pydicom.encaps", "pydicom.pixels", "pydicom.jsonrep",
-              "pydicom.filereader", "imagecodecs", "sonobridge.formats.dicom.reader",
-              "sonobridge.formats.dicom.pixels", "sonobridge.formats.dicom.meta"),
-    "zea": ("h5py", "hdf5plugin", "sonobridge.formats.zea.reader", "sonobridge.formats.zea.validate"),
-    "telemed-tvd-h5": ("h5py", "sonobridge.formats.telemed.sidecar", "sonobridge.telemed"),
-    "telemed-tvd": ("sonobridge.formats.telemed.tvd",),
-    "clarius-raw": ("sonobridge.formats.clarius", "sonobridge.formats.clarius.reader", "sonobridge.formats.lzop"),
-}
+DEFAULT_OUT_NAME = "sonobridge-out"
 
 
 def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tuple[list[Item], dict[str, str]]:
     """Every recording at ``sources`` (files, packages, folder trees; mixed formats) and the
-    sources that could not be read, ``{path: problem}``."""
+    sources that could not be read, ``{path: problem}``. ``reader_options``: the fields of
+    :class:`~sonobridge.core.options.ReadOptions` (``probe``, ``sound_speed_m_s``,
+    ``allow_truncated``)."""
     from ..formats import find_recordings
 
+    options = ReadOptions.from_keywords(**reader_options)
     items, problems = [], {}
     for source in sources:
         try:
@@ -73,12 +66,11 @@ def discover(sources: Iterable[str | os.PathLike], **reader_options: Any) -> tup
         except SonobridgeError as error:
             problems[str(source)] = error.problem
             continue
-        items += [Item(s.label, s.format, output_stem(s.label), tuple(sorted(reader_options.items())))
-                  for s in found]
+        items += [Item(s.label, s.format, s.stem, options) for s in found]
     # the same recording reached through two sources (a folder and a file in it) is one item;
     # labels are unique per recording (e.g. ``pkg.tar:p1/x`` and ``pkg.tar:p2/x``), so nothing else merges
     items = list(dict.fromkeys(items))
-    stems = unique_stems([item.label for item in items])         # colliding stems get a hash of the label
+    stems = unique_stems({item.label: item.stem for item in items})   # colliding stems get a hash of the label
     return [replace(item, stem=stems[item.label]) for item in items], problems
 
 
@@ -111,11 +103,15 @@ def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool 
 
 
 def _as_hits(previous: dict[str, Any]) -> dict[str, Any]:
+    """A previous result whose outputs all still check out, as this run reports it: every
+    output a hit (a skipped stage stays skipped)."""
     result = dict(previous, seconds={})
-    for stage in ("ingest", "dicom"):
-        if stage in result and not str(result[stage]).startswith("skipped"):
-            result[stage] = "hit"
-    result["video"] = {path: "hit" for path in previous.get("video", {})}
+    for stage in writer_specs():
+        state = previous.get(stage.stage)
+        if stage.writes_folder:
+            result[stage.stage] = {path: Outcome.hit(path) for path in (state or {})}
+        elif (done := outcome(state)) is not None and done.status is not Status.SKIPPED:
+            result[stage.stage] = Outcome.hit()
     return result
 
 
@@ -162,13 +158,20 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     pseudonym of its source (keyed hash; the key is ``SONOBRIDGE_ANONYMISE_KEY`` or kept in
     ``<out>/.sonobridge-anonymise.key``, so re-runs match), the report listing pseudonyms only."""
     sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
-    out = Path(out_dir) if out_dir is not None else Path(sources[0]).resolve().parent / "sonobridge-out"
+    out = Path(out_dir) if out_dir is not None else default_out_dir(sources)
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out, lock_timeout_s):
         return _process_locked(sources, out, dicom=dicom, workers=workers, executor=executor, scheduler=scheduler,
                                overwrite=overwrite, stage_limits=stage_limits, progress=progress,
                                progress_callback=progress_callback, cancel_check=cancel_check,
                                reader_options=reader_options, anonymise=anonymise)
+
+
+def default_out_dir(sources: Iterable[str | os.PathLike] | str | os.PathLike) -> Path:
+    """Where :func:`process` writes when no output folder is given: ``sonobridge-out`` beside
+    the first source (absolute)."""
+    first = sources if isinstance(sources, (str, os.PathLike)) else next(iter(sources))
+    return Path(first).resolve().parent / DEFAULT_OUT_NAME
 
 
 class OutputLockedError(SonobridgeError):
@@ -241,13 +244,29 @@ def preload(items: Iterable[Item], stages: Iterable[str]) -> None:
         for group in dict.fromkeys(wanted):
             if group in _PRELOADED:
                 continue
-            kind, _, name = group.partition(":")
-            for module in (_STAGE_MODULES if kind == "stage" else _FORMAT_MODULES).get(name, ()):
+            for module in _modules_of(group):
                 try:
                     importlib.import_module(module)
                 except ImportError as error:
                     log.debug("preload: %s not importable (%s)", module, error)
             _PRELOADED.add(group)
+
+
+def _modules_of(group: str) -> tuple[str, ...]:
+    """Modules of a preload group: ``stage:<name>`` (the stage's own and its format's) or
+    ``format:<name>`` (the format's)."""
+    kind, _, name = group.partition(":")
+    try:
+        if kind == "stage":
+            spec = stage_spec(name) if name in _writer_stage_names() else None
+            return _STAGE_MODULES.get(name, ()) + (spec.preload if spec else ())
+        return get_format(name).preload
+    except SonobridgeError:                   # not a registered format
+        return ()
+
+
+def _writer_stage_names() -> set[str]:
+    return {spec.stage for spec in writer_specs()}
 
 
 def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, executor: Any, scheduler: str | None,
@@ -261,14 +280,14 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
     started = time.perf_counter()
     _remove_partials(out)
     items, problems = discover(sources, **reader_options)
-    items = [replace(item, anonymise=anonymise) for item in items if not _inside(item.label, out)]   # never our outputs
+    items = [replace(item, anonymise=anonymise) for item in items if not _inside(item, out)]   # never our outputs
     preload(items, stages)                     # before any worker thread starts
     previous = _previous_results(out)
     secret = output_key(out) if anonymise else None     # one key for the run, handed to every worker
     if anonymise:                              # outputs and report name recordings by pseudonyms only
         items = [replace(item, stem=pseudonym(item.label, secret)) for item in items]
         previous = {item.label: previous[item.stem] for item in items if item.stem in previous}
-    results: dict[str, dict[str, Any]] = {path: {"discover": f"error: {problem}"} for path, problem in problems.items()}
+    results: dict[str, dict[str, Any]] = {path: {"discover": Outcome.error(problem)} for path, problem in problems.items()}
     client = _client(executor, scheduler)
     counts: Counter = Counter()                # per-stage outcome counts shown beside the bar
     with tqdm(total=len(items), unit="recording", disable=not progress) as bar:
@@ -289,13 +308,13 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
             try:
                 results[item.label] = future.result()
             except Exception as error:  # noqa: BLE001 - a worker lost or a bug: report it, carry on
-                results[item.label] = {"format": item.format, "run": f"error: {type(error).__name__}: {error}"}
+                results[item.label] = {"format": item.format, "run": Outcome.error(f"{type(error).__name__}: {error}")}
             bar.update(1)
-            counts.update(f"{stage} {_overall({stage: results[item.label].get(stage)})}" for stage in stages
+            counts.update(f"{stage} {overall({stage: results[item.label].get(stage)}).value}" for stage in stages
                           if stage != "qc" and stage in results[item.label])
             bar.set_postfix_str(", ".join(f"{key}: {n}" for key, n in sorted(counts.items())), refresh=False)
             if progress_callback is not None:
-                progress_callback(number, len(items), item.label, _overall(results[item.label]))
+                progress_callback(number, len(items), item.label, overall(results[item.label]).value)
             if cancel_check is not None and cancel_check():
                 for other in futures:
                     other.cancel()
@@ -309,8 +328,9 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
     return results
 
 
-def _inside(label: str, folder: Path) -> bool:
-    path = Path(label.rpartition(":")[0] or label) if not Path(label).exists() else Path(label)
+def _inside(item: Item, folder: Path) -> bool:
+    """Whether the recording lives in ``folder`` (e.g. an output of an earlier run)."""
+    path = item.root
     try:
         return path.resolve().is_relative_to(folder.resolve())
     except OSError:
@@ -329,21 +349,9 @@ def _dask_completed(futures):
     return dask_as_completed(list(futures))
 
 
-def _overall(result: dict[str, Any]) -> str:
-    """``error`` if any stage failed, ``hit`` if every stage was already done, else ``built``."""
-    statuses = []
-    for key in ("discover", "run", "ingest", "video", "dicom"):
-        value = result.get(key)
-        statuses += list(value.values()) if isinstance(value, dict) else [value] if value is not None else []
-    if any(s.startswith("error") for s in statuses) or "error" in result.get("qc", {}):
-        return "error"
-    done = [s for s in statuses if not s.startswith("skipped")]
-    return "hit" if done and all(s == "hit" for s in done) else "built"
-
-
 def write_report(out: Path, results: dict[str, dict[str, Any]], seconds: float) -> None:
     summary = {"recordings": len(results), "seconds": round(seconds, 3),
-               "status": {label: _overall(result) for label, result in results.items()}}
+               "status": {label: overall(result).value for label, result in results.items()}}
     document = {"summary": summary, "results": results}
     write_bytes_atomic(out / REPORT_JSON, json.dumps(document, indent=2, default=str).encode())
     write_bytes_atomic(out / REPORT_HTML, html_report(document, out).encode())

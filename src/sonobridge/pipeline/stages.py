@@ -192,7 +192,7 @@ def record_path(output: Path) -> Path:
 def write_record(output: Path, digest: str | None) -> None:
     """Record, beside a finished ``output``, the source digest it was built from and its key
     (size, modification time, SHA-256 of its first and last 64 KiB; the output is not read whole)."""
-    from ..export.atomic import write_bytes_atomic
+    from ..util.atomic import write_bytes_atomic
 
     document = {"format": RECORD_FORMAT, "source_digest": digest, "output_key": file_key(output)}
     write_bytes_atomic(record_path(output), json.dumps(document, indent=1).encode())
@@ -227,7 +227,8 @@ def stage_done(stage: str, path: str | os.PathLike, digest: str | None = None) -
         return _unusable(path, error)
 
 
-def _writer_stages() -> list[FormatSpec]:
+def writer_specs() -> list[FormatSpec]:
+    """The formats whose writers serve a pipeline stage (:attr:`FormatSpec.stage`), in registry order."""
     return [spec for spec in specs() if spec.stage and spec.write is not None]
 
 
@@ -236,7 +237,7 @@ def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item, digest: 
     from the source with ``digest``."""
     if "run" in result:
         return False
-    for spec in _writer_stages():
+    for spec in writer_specs():
         state = result.get(spec.stage)
         if spec.writes_folder:                  # {path: outcome}, every one checked
             if not isinstance(state, dict) or any(_failed(value) for value in state.values()):

@@ -1,7 +1,7 @@
 """A DICOM image file -> :class:`~sonobridge.core.recording.Recording` (frames decoded on access).
 
 One stream ``image`` ``(n_frames, rows, columns[, 3])``: grey or RGB as decoded
-(:mod:`.pixels`; PALETTE COLOR with its palette applied, as 8-bit RGB), timed by the frame
+(:mod:`sonobridge.dicom.pixels`; PALETTE COLOR with its palette applied, as 8-bit RGB), timed by the frame
 times (seconds), on a :class:`PixelGrid` in metres when the file carries a 2D ultrasound region
 calibrated in length units (else PixelSpacing), with the regions, the geometry sidecar and the
 header (every non-pixel element, as DICOM JSON) kept.
@@ -23,9 +23,11 @@ import numpy as np
 from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Stream
+from ...dicom.io import damaged_content, read_dataset
+from ...dicom.pixels import PixelLayout, decode_dataset
+from ...dicom.ultrasound import floats, frame_times_s, geometry_meta, text, tissue_region
 from ...errors import FormatError
-from .meta import floats, frame_times_s, geometry_meta, text, tissue_region
-from .pixels import PixelLayout, damaged_content, decode_dataset, read_dataset
+from .geometry import grid_from_region
 
 FORMAT = "dicom"
 
@@ -33,7 +35,7 @@ FORMAT = "dicom"
 def _grid(ds, layout: PixelLayout) -> PixelGrid | None:
     region = tissue_region(ds)
     if region is not None:
-        return region.pixel_grid(layout.rows, layout.columns)
+        return grid_from_region(region, layout.rows, layout.columns)
     spacing = floats(ds, "PixelSpacing")
     if spacing is not None and len(spacing) == 2 and all(np.isfinite(s) and s != 0 for s in spacing):
         dy, dx = abs(spacing[0]) / 1e3, abs(spacing[1]) / 1e3

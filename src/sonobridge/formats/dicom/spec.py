@@ -6,19 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ...dicom.io import SUFFIXES, is_dicom
 from ..spec import FormatSpec, RecordingSource
-
-SUFFIXES = (".dcm", ".dicom")
-MAGIC_OFFSET, MAGIC = 128, b"DICM"
-
-
-def has_dicom_magic(path: Path) -> bool:
-    """Whether ``path`` starts with the DICOM preamble and ``DICM`` magic."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(MAGIC_OFFSET + len(MAGIC))[MAGIC_OFFSET:] == MAGIC
-    except OSError:
-        return False
 
 
 def _looks_dicom(path: Path, explicit: bool) -> bool:
@@ -27,7 +16,7 @@ def _looks_dicom(path: Path, explicit: bool) -> bool:
     suffix = path.suffix.lower()
     if suffix in SUFFIXES:
         return True
-    return (explicit or suffix == "") and has_dicom_magic(path)
+    return (explicit or suffix == "") and is_dicom(path)
 
 
 def _claim(path: Path, files: list[Path], explicit: bool) -> list[RecordingSource]:
@@ -54,7 +43,7 @@ def _write(recording, path: str | os.PathLike, *, patient_name: str | None = Non
 
 def _decodes(path: Path, digest: str | None = None) -> bool:
     """A written DICOM file is intact when its first frame decodes (raises when it does not)."""
-    from .pixels import decode
+    from ...dicom.pixels import decode
 
     decode(path, frame=1)
     return True
@@ -66,6 +55,7 @@ SPECS = (
                preload=("pydicom", "pydicom.dataset", "pydicom.errors", "pydicom.uid", "pydicom.encaps",
                         "pydicom.sequence", "pydicom.jsonrep", "pydicom.filereader", "pydicom.pixels",
                         "pydicom.pixels.encoders", "imagecodecs", "sonobridge.formats.dicom.reader",
-                        "sonobridge.formats.dicom.pixels", "sonobridge.formats.dicom.meta",
+                        "sonobridge.dicom.io", "sonobridge.dicom.pixels", "sonobridge.dicom.ultrasound",
+                        "sonobridge.dicom.uid", "sonobridge.formats.dicom.geometry",
                         "sonobridge.formats.dicom.writer")),
 )

@@ -4,7 +4,8 @@ Modules written: Patient, General Study, General Series, General Equipment, Gene
 Image Pixel, Multi-frame, Cine (FrameTimeVector: the stream's real frame times), US Region
 Calibration (the pixel grid in metres as one 2D tissue region in cm, its absolute position in
 the reference pixel's physical values, deltas signed as the grid runs), US Image, SOP Common.
-Every DS and IS value is formatted within its VR's limits (:func:`number_string`).
+Every DS and IS value is formatted within its VR's limits
+(:func:`sonobridge.dicom.ultrasound.number_string`).
 
 Identity: patient and study attributes come from the caller (``patient={"name", "id",
 "birth_date", "sex"}``); what is not given is left empty (Type 2), never invented. UIDs are
@@ -14,7 +15,8 @@ dates empty, PatientIdentityRemoved YES, the method recorded.
 Pixel data: ``compression="none"`` (default, explicit VR little endian), ``"rle"``, ``"jpeg-ls"``,
 ``"jpeg-xl"`` (JPEG XL lossless, 1.2.840.10008.1.2.4.110; all lossless) or ``"jpeg"`` (JPEG
 baseline, lossy, marked as such; RGB stored as YBR_FULL_422). Written under a temporary name,
-renamed when complete.
+renamed when complete. The pixel encoding, the region, UIDs and saving are the DICOM toolkit's
+(:mod:`sonobridge.dicom`); this module maps the core model onto them.
 """
 from __future__ import annotations
 
@@ -29,46 +31,16 @@ import numpy as np
 from ..._version import __version__
 from ...core.geometry import PixelGrid
 from ...core.recording import Recording, SampleKind, Stream
+from ...dicom.io import save_dataset
+from ...dicom.pixels import TRANSFER_SYNTAX, encode_frames
+from ...dicom.uid import IMPLEMENTATION_UID_PREFIX, generate_uid
+from ...dicom.ultrasound import number_string
 from ...errors import OutputExistsError, SonobridgeError
 from ...util.atomic import atomic_path
+from .geometry import region_for_grid
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 FRAME_TIME_VECTOR_TAG = 0x00181065
-TRANSFER_SYNTAX = {"none": "1.2.840.10008.1.2.1", "rle": "1.2.840.10008.1.2.5",
-                   "jpeg-ls": "1.2.840.10008.1.2.4.80", "jpeg-xl": "1.2.840.10008.1.2.4.110",
-                   "jpeg": "1.2.840.10008.1.2.4.50"}
-#: an encapsulated syntax pydicom (3.0) knows, of the same length as each one it does not: the
-#: file is written with the stand-in and the real UID put into the file meta afterwards
-STAND_IN_SYNTAX = {"1.2.840.10008.1.2.4.110": "1.2.840.10008.1.2.4.201",
-                   "1.2.840.10008.1.2.4.111": "1.2.840.10008.1.2.4.202",
-                   "1.2.840.10008.1.2.4.112": "1.2.840.10008.1.2.4.203"}
-IS_RANGE = (-2**31, 2**31 - 1)
-IMPLEMENTATION_UID_PREFIX = "1.2.826.0.1.3680043.8.498."      # pydicom's root for generated UIDs
-
-
-def _uid() -> str:
-    from pydicom.uid import generate_uid
-
-    return generate_uid(prefix=IMPLEMENTATION_UID_PREFIX)
-
-
-def number_string(value: float | int, vr: str = "DS") -> str:
-    """``value`` as a DICOM Decimal String (``vr="DS"``, at most 16 characters, precision kept
-    as far as they allow) or Integer String (``"IS"``, 32-bit range); every DS/IS value this writer
-    writes goes through here. Non-finite or out-of-range values raise ``ValueError``."""
-    from pydicom.valuerep import format_number_as_ds
-
-    if vr == "IS":
-        number = int(value)
-        if number != value or not IS_RANGE[0] <= number <= IS_RANGE[1]:
-            raise ValueError(f"{value!r} is not an IS value (32-bit integer)")
-        return str(number)
-    if vr != "DS":
-        raise ValueError(f"VR {vr!r} is not DS or IS")
-    number = float(value)
-    if not np.isfinite(number):
-        raise ValueError(f"{value!r} cannot be written as DS")
-    return format_number_as_ds(number + 0.0)          # + 0.0: no "-0"
 
 
 def dicom_stream(recording: Recording) -> Stream:
@@ -84,33 +56,6 @@ def dicom_stream(recording: Recording) -> Stream:
         if stream.has_frames and stream.kind is SampleKind.ENVELOPE and stream.dtype == np.uint8:
             return _display_envelope(stream)
     raise SonobridgeError(recording.name, "no uint8 image or envelope stream to write as DICOM")
-
-
-def _reference(axis_m: np.ndarray, delta_m: float) -> tuple[int, float]:
-    """ReferencePixel and its ReferencePixelPhysicalValue (cm, FD) for one axis: the pixel nearest
-    the coordinate origin (so a reader ignoring the physical value is close), its exact position
-    in the value (so a reader applying it gets the grid back)."""
-    index = int(round(-float(axis_m[0]) / delta_m)) if delta_m else 0
-    index = index if abs(index) <= 1 << 20 else 0
-    return index, (float(axis_m[0]) + index * delta_m) * 100
-
-
-def _region(grid: PixelGrid, rows: int, columns: int):
-    """One 2D tissue region over the whole image: PhysicalDelta in cm, signed as the grid runs,
-    the grid's absolute position in the reference pixel and its physical value."""
-    from pydicom.dataset import Dataset
-
-    region = Dataset()
-    region.RegionSpatialFormat, region.RegionDataType, region.RegionFlags = 1, 1, 0
-    region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, 0
-    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = columns - 1, rows - 1
-    region.PhysicalUnitsXDirection, region.PhysicalUnitsYDirection = 3, 3
-    dx = float(grid.x_m[1] - grid.x_m[0]) if grid.x_m.size > 1 else float(grid.pixel_size_m or 0)
-    dz = float(grid.z_m[1] - grid.z_m[0]) if grid.z_m.size > 1 else abs(dx)
-    region.PhysicalDeltaX, region.PhysicalDeltaY = dx * 100, dz * 100          # FD: full precision
-    region.ReferencePixelX0, region.ReferencePixelPhysicalValueX = _reference(grid.x_m, dx)
-    region.ReferencePixelY0, region.ReferencePixelPhysicalValueY = _reference(grid.z_m, dz)
-    return region
 
 
 def _frame_times_ms(stream: Stream) -> list[str]:
@@ -148,38 +93,6 @@ def _identity(ds, patient: dict[str, Any] | None, start: dt.datetime | None, ano
         ds.DeidentificationMethodCodeSequence = [code]
 
 
-def _encode(frames: np.ndarray, compression: str) -> tuple[bytes, str]:
-    """Pixel data bytes and the photometric interpretation for ``compression``."""
-    from pydicom.encaps import encapsulate
-
-    rgb = frames.ndim == 4
-    if compression == "none":
-        data = frames.tobytes()
-        return data + b"\0" * (len(data) % 2), "RGB" if rgb else "MONOCHROME2"
-    import imagecodecs
-
-    if compression == "rle":             # imagecodecs decodes DICOM RLE but does not encode it
-        from pydicom.pixels.encoders import RLELosslessEncoder
-
-        photometric = "RGB" if rgb else "MONOCHROME2"
-        encoded = [RLELosslessEncoder.encode(
-            frame, rows=frame.shape[0], columns=frame.shape[1], samples_per_pixel=3 if rgb else 1,
-            bits_allocated=8, bits_stored=8, pixel_representation=0, photometric_interpretation=photometric,
-            number_of_frames=1, planar_configuration=0) for frame in frames]
-    elif compression == "jpeg-ls":
-        encoded = [imagecodecs.jpegls_encode(frame) for frame in frames]
-        photometric = "RGB" if rgb else "MONOCHROME2"
-    elif compression == "jpeg-xl":       # lossless: the codestream holds the RGB samples as given
-        encoded = [imagecodecs.jpegxl_encode(frame, lossless=True, usecontainer=False) for frame in frames]
-        photometric = "RGB" if rgb else "MONOCHROME2"
-    else:
-        encoded = [imagecodecs.jpeg8_encode(frame, level=95, colorspace="RGB" if rgb else None,
-                                            outcolorspace="YCbCr" if rgb else None, subsampling="422" if rgb else None)
-                   for frame in frames]
-        photometric = "YBR_FULL_422" if rgb else "MONOCHROME2"
-    return encapsulate([bytes(e) for e in encoded]), photometric
-
-
 def build_dataset(stream: Stream, *, patient: dict[str, Any] | None = None, start_time: dt.datetime | None = None,
                   compression: str = "none", anonymise: bool = False, manufacturer: str = "",
                   progress: Callable[[int], None] | None = None):
@@ -194,17 +107,17 @@ def build_dataset(stream: Stream, *, patient: dict[str, Any] | None = None, star
                                             f"{stream.frame_shape}")
     frames = np.ascontiguousarray(np.asarray(stream.require_frames()))
     rows, columns = stream.frame_shape[:2]
-    pixel_data, photometric = _encode(frames, compression)
+    pixel_data, photometric = encode_frames(frames, compression)
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = US_MULTIFRAME
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = _uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(IMPLEMENTATION_UID_PREFIX)
     ds.file_meta.TransferSyntaxUID = TRANSFER_SYNTAX[compression]
     ds.file_meta.ImplementationVersionName = f"SONOBRIDGE_{__version__}"[:16]
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.SOPClassUID = US_MULTIFRAME
     _identity(ds, patient, start_time, anonymise)
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = _uid(), _uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = (generate_uid(IMPLEMENTATION_UID_PREFIX) for _ in range(2))
     ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "US", "", number_string(1, "IS")
     ds.Laterality = ""                     # Type 2C: unknown (paired body parts are not recorded)
     ds.Manufacturer = manufacturer
@@ -225,7 +138,7 @@ def build_dataset(stream: Stream, *, patient: dict[str, Any] | None = None, star
         ds.LossyImageCompressionMethod = "ISO_10918_1"
         ds.LossyImageCompressionRatio = number_string(round(frames.nbytes / len(pixel_data), 2))
     if isinstance(stream.geometry, PixelGrid):
-        ds.SequenceOfUltrasoundRegions = Sequence([_region(stream.geometry, rows, columns)])
+        ds.SequenceOfUltrasoundRegions = Sequence([region_for_grid(stream.geometry, rows, columns)])
     ds.PixelData = pixel_data
     ds["PixelData"].VR = "OB"
     if compression != "none":
@@ -242,40 +155,21 @@ def export_dicom(source: Recording | Stream, path: str | os.PathLike, *, patient
         raise OutputExistsError(path, "exists (overwrite it with overwrite=True or --overwrite)")
     stream = source if isinstance(source, Stream) else dicom_stream(source)
     start = None if isinstance(source, Stream) else source.start_time
-    manufacturer = (stream.provenance.format if stream.provenance else "") or ""
     ds = build_dataset(stream, patient=patient, start_time=start, compression=compression, anonymise=anonymise,
-                       manufacturer={"clarius-raw": "Clarius"}.get(manufacturer, ""))
+                       manufacturer=_manufacturer(stream))
     # the pixel data as built (raw for "none", encoded otherwise) is a lower bound of the file size
     with atomic_path(path, expected_size=len(ds.get("PixelData") or b"")) as temporary:
         save_dataset(ds, temporary)
     return path
 
 
-def save_dataset(ds, path: str | os.PathLike) -> None:
-    """``ds.save_as(path)`` in the DICOM file format, also in the transfer syntaxes pydicom does not
-    know yet (JPEG XL: written with a stand-in syntax of the same length, then the file meta's
-    TransferSyntaxUID element is overwritten in place)."""
-    from pydicom.uid import UID
+def _manufacturer(stream: Stream) -> str:
+    """The DICOM Manufacturer of the stream's source format, as its :class:`FormatSpec` declares it
+    ("" when unknown)."""
+    from ..registry import get_format
 
-    syntax = str(ds.file_meta.TransferSyntaxUID)
-    stand_in = STAND_IN_SYNTAX.get(syntax)
-    if stand_in is None or UID(syntax).is_transfer_syntax:
-        ds.save_as(path, enforce_file_format=True)
-        return
-    ds.file_meta.TransferSyntaxUID = stand_in
+    name = (stream.provenance.format if stream.provenance else "") or ""
     try:
-        ds.save_as(path, enforce_file_format=True)
-    finally:
-        ds.file_meta.TransferSyntaxUID = syntax
-
-    def element(uid: str) -> bytes:             # (0002,0010) UI, explicit VR little endian, even length
-        value = uid.encode() + b"\0" * (len(uid) % 2)
-        return b"\x02\x00\x10\x00UI" + len(value).to_bytes(2, "little") + value
-
-    with open(path, "r+b") as handle:
-        head = handle.read(1 << 16)
-        at = head.find(element(stand_in))
-        if at < 0:
-            raise SonobridgeError(path, "file meta without the transfer syntax just written")
-        handle.seek(at)
-        handle.write(element(syntax))
+        return get_format(name).manufacturer if name else ""
+    except SonobridgeError:          # a format this installation does not register
+        return ""

@@ -136,7 +136,7 @@ def complete_index(video: str | os.PathLike, source_digest: str | None = None,
     video's) is rewritten from the index, never trusted.
 
     Not a pure check: this is also a repair. The done-checks of re-runs
-    (:func:`sonobridge.pipeline.stages.video_done`, ``export_video(skip_existing=True)``) call
+    (:func:`sonobridge.pipeline.stages.stage_done`, ``export_video(skip_existing=True)``) call
     it on their fast path, so a re-run that finds the video and its index intact writes a
     missing or stale ``.dnav-toc`` (atomically, from the index, without decoding the video)."""
     if not os.path.isfile(video):

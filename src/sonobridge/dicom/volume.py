@@ -1,4 +1,4 @@
-"""DICOM series -> volumes, and a map-style dataset of DICOM files.
+"""DICOM series -> volumes (pydcm.volume).
 
 :func:`load_series` reads the headers of every file, keeps the largest coherent stack (same series,
 same image orientation and size), sorts its slices by position along the slice normal and stacks
@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FormatError, SonobridgeError, UnsupportedInputError
-from .meta import floats
-from .pixels import decode_dataset, read_dataset
+from ..errors import FormatError, SonobridgeError, UnsupportedInputError
+from .io import read_dataset
+from .pixels import decode_dataset
+from .ultrasound import floats, tissue_region
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -43,10 +44,10 @@ class Volume:
         try:
             import nibabel
         except ImportError:
-            from ...errors import MissingDependencyError
+            from ..errors import MissingDependencyError
 
             raise MissingDependencyError(None, "NIfTI export needs nibabel: pip install 'sonobridge[dicom]'") from None
-        from ...util.atomic import write_bytes_atomic
+        from ..util.atomic import write_bytes_atomic
 
         image = nibabel.Nifti1Image(np.ascontiguousarray(self.pixels.transpose(2, 1, 0)), LPS_TO_RAS @ self.affine)
         image.set_qform(image.affine, code=1)
@@ -111,8 +112,6 @@ def load_series(source: str | os.PathLike | Iterable[str | os.PathLike]) -> Volu
 
 def _pixel_spacing_mm(ds, path: Path) -> list[float]:
     """PixelSpacing, else the ultrasound tissue region's pixel size; FormatError when neither."""
-    from .meta import tissue_region
-
     spacing = floats(ds, "PixelSpacing")
     if spacing is not None and len(spacing) == 2:
         return [abs(v) for v in spacing]
@@ -120,30 +119,3 @@ def _pixel_spacing_mm(ds, path: Path) -> list[float]:
     if region is None:
         raise FormatError(path, "no PixelSpacing and no calibrated ultrasound region: slice spacing unknown")
     return [abs(region.delta_y) * 1e3, abs(region.delta_x) * 1e3]        # magnitudes (deltas may be signed)
-
-
-class DICOMDataset:
-    """Map-style dataset of the DICOM image files under ``root``: ``dataset[i]`` is ``(pixels,
-    meta)`` as :func:`~sonobridge.formats.dicom.pixels.decode` gives them (``to_torch``: pixels as
-    a ``torch.Tensor``). Works with ``torch.utils.data.DataLoader``; torch is imported only when
-    ``to_torch`` is used."""
-
-    def __init__(self, root: str | os.PathLike, to_torch: bool = False):
-        from .spec import SUFFIXES, has_dicom_magic
-
-        self.files = [p for p in _files(root) if p.suffix.lower() in SUFFIXES or has_dicom_magic(p)]
-        self.to_torch = to_torch
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
-        from .pixels import decode
-
-        pixels, meta = decode(self.files[index], with_meta=True)
-        meta["path"] = os.fspath(self.files[index])
-        if self.to_torch:
-            import torch
-
-            return torch.from_numpy(np.ascontiguousarray(pixels)), meta
-        return pixels, meta

@@ -1,4 +1,5 @@
-"""DICOM pixel data -> NumPy, every transfer syntax, frames decoded in parallel into one array.
+"""DICOM pixel data <-> NumPy: every transfer syntax decoded (frames in parallel into one array);
+frames encoded for the syntaxes the writers use (:data:`TRANSFER_SYNTAX`, :func:`encode_frames`).
 
 pydicom parses the dataset and splits encapsulated pixel data into frames; imagecodecs' codecs do
 the pixel work (libjpeg-turbo for JPEG baseline/extended/lossless, CharLS for JPEG-LS, OpenJPEG for
@@ -12,14 +13,17 @@ the stored indices (the palette is in the metadata), JPEG XL as the codestream d
 stream's own colour signalling (Adobe APP14 transform flag, JFIF marker, component ids ``R G B``)
 wins over the header when they disagree.
 
-Damaged input: the file is read through a reader that refuses any read larger than what is left
-of the file (a lying element length must not allocate gigabytes), and whatever pydicom or a codec
-raises on damaged content becomes a :class:`~sonobridge.errors.FormatError` naming the file.
+Damaged input: the file is read through :func:`sonobridge.dicom.io.read_dataset` (a reader that
+refuses any read larger than what is left of the file: a lying element length must not allocate
+gigabytes), and whatever pydicom or a codec raises on damaged content becomes a
+:class:`~sonobridge.errors.FormatError` naming the file.
+
+Encoding (:func:`encode_frames`): uint8 grey ``(n, rows, cols)`` or RGB ``(n, rows, cols, 3)``
+frames as native pixel data (``"none"``) or encapsulated ``"rle"`` (pydicom's encoder),
+``"jpeg-ls"``, ``"jpeg-xl"`` (lossless) or ``"jpeg"`` (baseline, lossy; RGB as YBR_FULL_422).
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FormatError, MissingDependencyError, TruncatedFileError, read_faults
+from ..errors import FormatError, MissingDependencyError
+from .io import damaged_content, read_dataset
 
 NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
@@ -220,17 +225,6 @@ def _finish(pixels: np.ndarray, layout: PixelLayout, encapsulated: bool) -> np.n
     return pixels
 
 
-def damaged_content(label: str) -> contextlib.AbstractContextManager[None]:
-    """Within: what pydicom or a codec raises on damaged content becomes one FormatError naming
-    the file (pydicom parses elements lazily, so malformed values surface on access): the
-    package's read errors (:data:`~sonobridge.errors.READ_ERRORS`), pydicom's own exceptions and
-    a codec that cannot be loaded (imagecodecs raises ImportError then; codec errors are
-    RuntimeErrors)."""
-    from pydicom.errors import BytesLengthException, InvalidDicomError
-
-    return read_faults(label, "damaged DICOM content", also=(InvalidDicomError, BytesLengthException, ImportError))
-
-
 def decode_dataset(ds, label: str, frame: int = 0, threads: int | None = None,
                    frames: range | None = None) -> np.ndarray:
     """Pixels of a parsed dataset ``[frames, rows, cols(, samples)]``; ``frame`` is 1-based,
@@ -293,57 +287,6 @@ def _encapsulated_frames(ds, layout: PixelLayout, label: str) -> list[bytes]:
     return frames
 
 
-class _BoundedReader(io.BufferedReader):
-    """A binary file whose reads never ask for more than the file has left: a read larger than
-    that is an element length that lies (or a cut file), refused before anything is allocated.
-    Reads up to :data:`SMALL_READ` past the end return what there is, as files do (pydicom reads
-    tags, the preamble and 8 KiB chunks when it scans for a delimiter)."""
-
-    SMALL_READ = 1 << 16
-
-    def __init__(self, path: str | os.PathLike, mode: str = "rb"):     # as pydicom reopens files: (path, "rb")
-        if mode != "rb":
-            raise ValueError("read-only")
-        super().__init__(io.FileIO(os.fspath(path), "rb"))
-        self.label = os.fspath(path)
-        self.file_size = os.fstat(self.fileno()).st_size
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is not None and size > self.SMALL_READ:
-            left = self.file_size - self.tell()
-            if size > left:
-                raise TruncatedFileError(self.label, f"an element at byte {self.tell()} declares {size} bytes, "
-                                                     f"the file has {max(left, 0)} left (lying length or cut file)")
-        return super().read(size)
-
-
-def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False):
-    """``pydicom.dcmread``; not-DICOM and damaged files raise the package's errors (element lengths
-    larger than the file are refused before reading, see :class:`_BoundedReader`)."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    from ...errors import UnsupportedInputError
-
-    if not os.path.isfile(path):
-        raise UnsupportedInputError(path, "no such file")
-    label = os.fspath(path)
-    with damaged_content(label):
-        try:
-            with _BoundedReader(path) as handle:
-                return pydicom.dcmread(handle, stop_before_pixels=stop_before_pixels)
-        except InvalidDicomError as error:
-            # no preamble/file meta (old ACR-NEMA style): accept only if it parses as an image
-            try:
-                with _BoundedReader(path) as handle:
-                    ds = pydicom.dcmread(handle, stop_before_pixels=stop_before_pixels, force=True)
-            except Exception:  # noqa: BLE001 - forced parsing of arbitrary bytes fails in any way
-                ds = None
-            if ds is None or "SOPClassUID" not in ds and "Rows" not in ds:
-                raise UnsupportedInputError(path, f"not a DICOM file ({error})") from None
-            return ds
-
-
 def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, to_torch: bool = False,
            with_meta: bool = False) -> Any:
     """Pixels of the DICOM file at ``path`` as ``[frames, rows, cols(, samples)]``.
@@ -351,7 +294,7 @@ def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, to
     ``frame``: 1-based frame number, 0 = all. ``rescale``: float32 real-world values
     (RescaleSlope/Intercept). ``to_torch``: a ``torch.Tensor`` (torch imported only then).
     ``with_meta``: also return the geometry sidecar
-    (:func:`sonobridge.formats.dicom.meta.geometry_meta`)."""
+    (:func:`sonobridge.dicom.ultrasound.geometry_meta`)."""
     ds = read_dataset(path)
     label = os.fspath(path)
     pixels = decode_dataset(ds, label, frame)
@@ -373,7 +316,65 @@ def _rescaled_with_meta(ds, pixels: np.ndarray, rescale: bool, with_meta: bool):
         slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
         pixels = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
     if with_meta:
-        from .meta import geometry_meta
+        from .ultrasound import geometry_meta
 
         return pixels, geometry_meta(ds)
     return pixels
+
+
+#: compression name -> transfer syntax UID written (all lossless except ``"jpeg"``)
+TRANSFER_SYNTAX = {"none": "1.2.840.10008.1.2.1", "rle": RLE, "jpeg-ls": "1.2.840.10008.1.2.4.80",
+                   "jpeg-xl": "1.2.840.10008.1.2.4.110", "jpeg": "1.2.840.10008.1.2.4.50"}
+
+
+def encode_frames(frames: np.ndarray, compression: str = "none") -> tuple[bytes, str]:
+    """Pixel data for ``frames`` in the transfer syntax ``TRANSFER_SYNTAX[compression]``.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        uint8, ``(n_frames, rows, columns)`` grey or ``(n_frames, rows, columns, 3)`` RGB, C-contiguous.
+    compression : str
+        A key of :data:`TRANSFER_SYNTAX`.
+
+    Returns
+    -------
+    pixel_data : bytes
+        Native bytes padded to even length (``"none"``), else the encapsulated frames.
+    photometric : str
+        The PhotometricInterpretation to write (MONOCHROME2, RGB, or YBR_FULL_422 for RGB as JPEG).
+
+    Examples
+    --------
+    >>> data, photometric = encode_frames(np.zeros((2, 4, 4), np.uint8))
+    >>> len(data), photometric
+    (32, 'MONOCHROME2')
+    """
+    if compression not in TRANSFER_SYNTAX:
+        raise ValueError(f"compression must be one of {', '.join(TRANSFER_SYNTAX)}")
+    rgb = frames.ndim == 4
+    if compression == "none":
+        data = frames.tobytes()
+        return data + b"\0" * (len(data) % 2), "RGB" if rgb else "MONOCHROME2"
+    from pydicom.encaps import encapsulate
+
+    photometric = "RGB" if rgb else "MONOCHROME2"
+    if compression == "rle":             # imagecodecs decodes DICOM RLE but does not encode it
+        from pydicom.pixels.encoders import RLELosslessEncoder
+
+        encoded = [RLELosslessEncoder.encode(
+            frame, rows=frame.shape[0], columns=frame.shape[1], samples_per_pixel=3 if rgb else 1,
+            bits_allocated=8, bits_stored=8, pixel_representation=0, photometric_interpretation=photometric,
+            number_of_frames=1, planar_configuration=0) for frame in frames]
+        return encapsulate([bytes(e) for e in encoded]), photometric
+    codecs = _require_codecs()
+    if compression == "jpeg-ls":
+        encoded = [codecs.jpegls_encode(frame) for frame in frames]
+    elif compression == "jpeg-xl":       # lossless: the codestream holds the RGB samples as given
+        encoded = [codecs.jpegxl_encode(frame, lossless=True, usecontainer=False) for frame in frames]
+    else:
+        encoded = [codecs.jpeg8_encode(frame, level=95, colorspace="RGB" if rgb else None,
+                                       outcolorspace="YCbCr" if rgb else None, subsampling="422" if rgb else None)
+                   for frame in frames]
+        photometric = "YBR_FULL_422" if rgb else "MONOCHROME2"
+    return encapsulate([bytes(e) for e in encoded]), photometric

@@ -1,11 +1,13 @@
-"""DICOM geometry and timing: ultrasound regions in SI units, frame times, the geometry sidecar.
+"""Ultrasound DICOM geometry and timing: regions in SI units (read and written), frame times,
+the geometry sidecar, DS/IS values.
 
 * ``SequenceOfUltrasoundRegions`` (PS3.3 C.8.5.5): each region's pixel bounds, physical size of a
-  pixel along x and y with its unit (PhysicalUnits codes: 3 = cm, 4 = s, 5 = Hz, 6 = dB,
-  7 = cm/s ...), spatial format (1 = 2D, 2 = M-mode, 3 = spectral, 4 = waveform) and data type.
+  pixel along x and y with its unit (PhysicalUnits codes: 2 = dB, 3 = cm, 4 = s, 5 = Hz,
+  6 = dB/s, 7 = cm/s ...), spatial format (1 = 2D, 2 = M-mode, 3 = spectral, 4 = waveform) and data type.
   Absolute position: column ``c`` lies at ``ReferencePixelPhysicalValueX + (c - (RegionLocationMinX0
   + ReferencePixelX0)) * PhysicalDeltaX`` (rows likewise); the deltas keep their sign (an ACUSON
   phased array stores a negative PhysicalDeltaX: its x axis decreases left to right).
+  :func:`region_dataset` writes the mirror image: one 2D tissue region from the x/z axes in metres.
 
 Malformed values (a DS that is not a number, an element pydicom cannot convert) calibrate or time
 nothing: they read as absent, never as an exception.
@@ -19,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from ...core.geometry import PixelGrid
 
 #: PhysicalUnitsX/YDirection code -> (SI unit, scale to SI)
 PHYSICAL_UNITS = {0: ("", 1.0), 1: ("%", 1.0), 2: ("dB", 1.0), 3: ("m", 0.01), 4: ("s", 1.0), 5: ("Hz", 1.0),
@@ -27,6 +28,7 @@ PHYSICAL_UNITS = {0: ("", 1.0), 1: ("%", 1.0), 2: ("dB", 1.0), 3: ("m", 0.01), 4
                   0xB: ("m3/s", 1e-6), 0xC: ("rad", np.pi / 180)}
 SPATIAL_FORMATS = {0: "none", 1: "2D", 2: "M-mode", 3: "spectral", 4: "waveform", 5: "graphics"}
 FRAME_TIME, FRAME_TIME_VECTOR = 0x00181063, 0x00181065
+IS_RANGE = (-2**31, 2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,27 @@ class UltrasoundRegion:
             if along == "x" else (self.y0, self.reference_y0, self.reference_value_y, self.delta_y)
         return value + (np.arange(n) - (start + (reference or 0))) * delta
 
-    def pixel_grid(self, rows: int, columns: int) -> PixelGrid:
-        """The whole image's pixel centres in metres on this region's absolute scale (see the
-        module docstring), masked to the region."""
+    def axes(self, rows: int, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The whole image's pixel centres on this region's absolute scale (see the module
+        docstring), and the region's footprint.
+
+        Parameters
+        ----------
+        rows, columns : int
+            The image size in pixels.
+
+        Returns
+        -------
+        x : numpy.ndarray
+            ``(columns,)`` float64 column positions in ``unit_x`` (metres for a tissue region).
+        y : numpy.ndarray
+            ``(rows,)`` float64 row positions in ``unit_y`` (depth in metres for a tissue region).
+        mask : numpy.ndarray
+            ``(rows, columns)`` bool, True inside the region.
+        """
         mask = np.zeros((rows, columns), bool)
         mask[max(self.y0, 0):self.y1 + 1, max(self.x0, 0):self.x1 + 1] = True
-        return PixelGrid(x_m=self.axis(columns, "x"), z_m=self.axis(rows, "y"), mask=mask)
+        return self.axis(columns, "x"), self.axis(rows, "y"), mask
 
 
 def value_of(ds: Any, keyword: str, default: Any = None) -> Any:
@@ -192,3 +209,98 @@ def geometry_meta(ds) -> dict[str, Any]:
         "us_regions": [asdict(r) for r in us_regions(ds)],
         "frame_times_s": None if times is None else times.tolist(),
     }
+
+
+def number_string(value: float | int, vr: str = "DS") -> str:
+    """``value`` as a DICOM Decimal String or Integer String.
+
+    Parameters
+    ----------
+    value : float or int
+        The number.
+    vr : str
+        ``"DS"`` (at most 16 characters, precision kept as far as they allow) or ``"IS"``
+        (32-bit integer range).
+
+    Returns
+    -------
+    str
+        The value string (no ``"-0"``).
+
+    Raises
+    ------
+    ValueError
+        Non-finite, non-integral for IS, or out of the IS range.
+
+    Examples
+    --------
+    >>> number_string(1 / 3), number_string(12, "IS")
+    ('0.33333333333333', '12')
+    """
+    from pydicom.valuerep import format_number_as_ds
+
+    if vr == "IS":
+        number = int(value)
+        if number != value or not IS_RANGE[0] <= number <= IS_RANGE[1]:
+            raise ValueError(f"{value!r} is not an IS value (32-bit integer)")
+        return str(number)
+    if vr != "DS":
+        raise ValueError(f"VR {vr!r} is not DS or IS")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{value!r} cannot be written as DS")
+    return format_number_as_ds(number + 0.0)          # + 0.0: no "-0"
+
+
+def _reference(axis_m: np.ndarray, delta_m: float) -> tuple[int, float]:
+    """ReferencePixel and its ReferencePixelPhysicalValue (cm, FD) for one axis: the pixel nearest
+    the coordinate origin (so a reader ignoring the physical value is close), its exact position
+    in the value (so a reader applying it gets the axis back)."""
+    index = int(round(-float(axis_m[0]) / delta_m)) if delta_m else 0
+    index = index if abs(index) <= 1 << 20 else 0
+    return index, (float(axis_m[0]) + index * delta_m) * 100
+
+
+def region_dataset(x_m: np.ndarray, z_m: np.ndarray, rows: int, columns: int, pixel_size_m: float | None = None):
+    """One item of ``SequenceOfUltrasoundRegions``: a 2D tissue region over the whole image.
+
+    Parameters
+    ----------
+    x_m : numpy.ndarray
+        ``(columns,)`` lateral positions of the pixel centres in metres (evenly spaced; may decrease).
+    z_m : numpy.ndarray
+        ``(rows,)`` depths of the pixel centres in metres (evenly spaced).
+    rows, columns : int
+        The image size in pixels.
+    pixel_size_m : float or None
+        Lateral pixel size when ``x_m`` has a single entry.
+
+    Returns
+    -------
+    pydicom.dataset.Dataset
+        PhysicalDelta in cm signed as the axes run; the axes' absolute position in the reference
+        pixel and its physical value (:meth:`UltrasoundRegion.axes` reads them back).
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> item = region_dataset(np.arange(4) * 1e-4 - 2e-4, np.arange(3) * 2e-4, rows=3, columns=4)
+    >>> ds = Dataset(); ds.SequenceOfUltrasoundRegions = [item]
+    >>> x, z, mask = us_regions(ds)[0].axes(3, 4)
+    >>> np.allclose(x, np.arange(4) * 1e-4 - 2e-4), np.allclose(z, np.arange(3) * 2e-4), bool(mask.all())
+    (True, True, True)
+    """
+    from pydicom.dataset import Dataset
+
+    x_m, z_m = np.asarray(x_m, float), np.asarray(z_m, float)
+    region = Dataset()
+    region.RegionSpatialFormat, region.RegionDataType, region.RegionFlags = 1, 1, 0
+    region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, 0
+    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = columns - 1, rows - 1
+    region.PhysicalUnitsXDirection, region.PhysicalUnitsYDirection = 3, 3
+    dx = float(x_m[1] - x_m[0]) if x_m.size > 1 else float(pixel_size_m or 0)
+    dz = float(z_m[1] - z_m[0]) if z_m.size > 1 else abs(dx)
+    region.PhysicalDeltaX, region.PhysicalDeltaY = dx * 100, dz * 100          # FD: full precision
+    region.ReferencePixelX0, region.ReferencePixelPhysicalValueX = _reference(x_m, dx)
+    region.ReferencePixelY0, region.ReferencePixelPhysicalValueY = _reference(z_m, dz)
+    return region
