@@ -489,7 +489,7 @@ def test_a_zea_input_is_validated_once_per_item(tmp_path, monkeypatch):
 
 def test_discover_uses_the_one_stem_deduplication(tmp_path):
     import sonobridge.pipeline.run as run
-    from sonobridge.export.naming import unique_stems
+    from sonobridge.util.naming import unique_stems
     from sonobridge.formats import find_recordings
 
     for folder in ("p1", "p2"):

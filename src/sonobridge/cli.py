@@ -18,7 +18,7 @@ from ._version import __version__
 from .core.options import ReadOptions
 from .core.outcome import Outcome
 from .errors import SonobridgeError, UnsupportedInputError
-from .export.naming import unique_stems
+from .util.naming import unique_stems
 
 log = logging.getLogger("sonobridge")
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

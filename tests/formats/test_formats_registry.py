@@ -14,7 +14,7 @@ from conftest import SHARED
 from synth import write_capture
 
 from sonobridge.errors import UnsupportedInputError
-from sonobridge.export.naming import unique_stems
+from sonobridge.util.naming import unique_stems
 from sonobridge.formats import find_recordings, get_format, specs, stage_spec, writer_for
 
 PYDICOM = SHARED / "data" / "dicom" / "wheels" / "pydicom"

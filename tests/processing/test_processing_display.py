@@ -68,7 +68,7 @@ def test_streams_without_a_display():
 
 
 def test_the_video_export_keeps_its_names_and_takes_frozen_options(tmp_path):
-    from sonobridge.export import video
+    from sonobridge.formats.video import writer as video
 
     assert video.db_to_uint8 is display.db_to_uint8 and video.DEFAULT_DB_RANGE is display.DEFAULT_DB_RANGE
     options = video.VideoOptions(crop=(0, 16, 8, 24), flip=True)

@@ -48,7 +48,7 @@ class RecordingSource:
     @property
     def stem(self) -> str:
         """File-name-safe stem of its outputs (its format's stem rule; not yet made unique)."""
-        from ..export.naming import safe_name
+        from ..util.naming import safe_name
         from .registry import get_format
 
         return safe_name(get_format(self.format).stem_of(self.label))

@@ -28,7 +28,7 @@ from ..core.anonymise import key_scope, output_key, pseudonym
 from ..core.options import ReadOptions
 from ..core.outcome import Outcome, Status, outcome
 from ..errors import SonobridgeError
-from ..export.naming import unique_stems
+from ..util.naming import unique_stems
 from ..formats.registry import get_format, stage_spec
 from ..util.atomic import write_bytes_atomic
 from .report import html_report, overall, pseudonymous_results

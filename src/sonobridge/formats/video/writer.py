@@ -32,7 +32,7 @@ from .index import FrameIndex, complete_index, write_sidecars
 from ...processing.display import (DEFAULT_DB_RANGE, db_range, db_to_uint8, display_amplitude, display_db,  # noqa: F401
                                   display_stream)
 from ...util.atomic import atomic_path
-from ...export.naming import safe_name
+from ...util.naming import safe_name
 
 log = logging.getLogger(__name__)
 

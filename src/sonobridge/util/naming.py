@@ -5,7 +5,7 @@ format's own rule); :func:`unique_stems` keeps stems that collide apart.
 
 Examples
 --------
->>> from sonobridge.export.naming import safe_name, unique_stems
+>>> from sonobridge.util.naming import safe_name, unique_stems
 >>> safe_name("scan 1/a.b")
 'scan_1_a.b'
 >>> unique_stems({"p1/IM1.dcm": "IM1", "p2/IM1.dcm": "IM1", "x.dcm": "x"})["x.dcm"]
