@@ -337,8 +337,8 @@ def pseudonym(label: str, key: bytes | None = None) -> str:
 def identifying_parts(label: str, keep: Iterable[str | os.PathLike] = ()) -> list[str]:
     """Text of a source ``label`` that may name a person: the label, its file name (with and
     without suffixes), both sides of a ``container:member`` label (multi-file captures) and every
-    folder name in the path except
-    those of the ``keep`` paths (e.g. the output folder); longest first."""
+    folder name in the path except those of the ``keep`` paths (e.g. the output folder); longest
+    first."""
     kept = {part for path in keep for part in Path(path).resolve().parts}
     container, _, prefix = label.rpartition(":")
     paths = [Path(label)] if Path(label).exists() or not container else [Path(container), Path(prefix)]
