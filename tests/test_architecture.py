@@ -32,3 +32,21 @@ def test_no_private_name_is_imported_from_another_package():
                     crossings.append(f"{module.relative_to(SOURCE)}:{node.lineno} "
                                      f"{'.' * node.level}{node.module} {[a.name for a in node.names]}")
     assert not crossings, "\n".join(crossings)
+
+
+def _modules_with_examples() -> list[str]:
+    return sorted("sonobridge." + ".".join(path.relative_to(SOURCE).with_suffix("").parts).removesuffix(".__init__")
+                  for path in SOURCE.rglob("*.py") if ">>>" in path.read_text())
+
+
+def test_docstring_examples_run():
+    """Every ``>>>`` example in the package's docstrings runs and gives what it shows."""
+    import doctest
+    import importlib
+
+    failures = []
+    for name in _modules_with_examples():
+        result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+        if result.failed:
+            failures.append(f"{name}: {result.failed} of {result.attempted} failed")
+    assert not failures, "\n".join(failures)

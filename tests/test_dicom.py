@@ -19,7 +19,6 @@ from sonobridge.dicom import decode
 
 from conftest import SHARED
 
-DICOM = SHARED / "data" / "dicom" / "wheels"
 LOSSY = {"1.2.840.10008.1.2.4.50": 6, "1.2.840.10008.1.2.4.51": 2, "1.2.840.10008.1.2.4.81": 3,
          "1.2.840.10008.1.2.4.91": 3}      # max abs difference allowed between two decoders
 
@@ -200,10 +199,6 @@ def test_fragments_that_do_not_add_up(tmp_path):
         decode(path)
 
 
-FUZZ_SOURCES = ["pydicom-data/OBXXXX1A_rle.dcm", "pydicom/examples_ybr_color.dcm",
-                "pydicom-data/emri_small_jpeg_ls_lossless.dcm", "pydicom/MR_small.dcm"]
-
-
 @settings(max_examples=120, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(source=st.sampled_from(FUZZ_SOURCES), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)),
                                                            max_size=8),
@@ -230,17 +225,6 @@ def test_fuzzed_fixtures_never_crash(tmp_path, source, flips, cut, lie):
 
 
 # ---------------------------------------------------------------- writing ultrasound DICOM
-def dciodvfy_errors(path: Path) -> list[str]:
-    import shutil
-    import subprocess
-
-    tool = shutil.which("dciodvfy")
-    if tool is None:
-        pytest.fail("dciodvfy (Debian dicom3tools) is needed: scripts/setup.sh test installs it")
-    output = subprocess.run([tool, str(path)], capture_output=True, text=True).stderr
-    return [line for line in output.splitlines() if line.startswith("Error")]
-
-
 @pytest.mark.parametrize("compression", ["none", "rle", "jpeg-ls", "jpeg"])
 @pytest.mark.parametrize("source", ["clarius", "dicom_rgb"])
 def test_written_us_multiframe_is_valid_and_reads_back(tmp_path, clarius_data, compression, source):

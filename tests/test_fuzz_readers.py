@@ -60,16 +60,6 @@ def outcome(path: Path, action: Callable[[], object]) -> str:
     return "ok"
 
 
-def read_recording(path: Path, **options) -> None:
-    """Open, summarise and read the last frame of every stream (frames are lazy)."""
-    recording = open_recording(path, **options)
-    describe(recording)
-    for stream in recording.streams.values():
-        if stream.has_frames and stream.n_frames:
-            np.asarray(stream.frames[-1])
-            np.asarray(stream.frames[:1])
-
-
 def chunk_offset(path: Path, dataset: str, number: int = 0) -> tuple[int, int]:
     """``(byte offset, size)`` of a chunk of ``dataset`` in the file."""
     with h5py.File(path, "r") as handle:
@@ -157,23 +147,6 @@ def test_damage_that_hangs_or_crashes_hdf5_is_refused(tmp_path, kind, damage):
 
 
 # ---------------------------------------------------------------- zea
-def zea_surface(path: Path) -> None:
-    """The zea-compatible surface: every track's fields and the last frame of each product."""
-    with zea.File(path) as handle:
-        handle.legacy, handle.zea_version, handle.probe, handle.timestamps, handle.track_schedule
-        for track in handle.tracks:
-            track.label, track.scan, track.n_frames, track.n_el, track.timestamps, track.load_parameters()
-            try:
-                data = track.data
-            except KeyError:                                # a track without data (transmit only)
-                continue
-            for key in data.keys():
-                item = data[key]
-                values = item["values"] if isinstance(item, zea._Node) and "values" in item else item
-                if hasattr(values, "shape") and values.shape and values.shape[0]:
-                    np.asarray(values[-1])
-
-
 @pytest.fixture(scope="module")
 def zea_sources(tmp_path_factory) -> list[Path]:
     """The shared zea fixtures and files written by sonobridge (compressed, core-model and generic)."""
@@ -255,16 +228,6 @@ def sidecar_sources(tmp_path_factory) -> list[Path]:
     return [make_sidecar(folder / "one.tvd.h5", n=6), make_sidecar(folder / "two.tvd.h5", n=5, panels=(1, 2), seed=1),
             make_sidecar(folder / "timing.tvd.h5", n=5, frames=False), make_legacy_sidecar(folder / "old.tvd.h5",
                                                                                             "v1a3", n=4)]
-
-
-def use_log(path: Path) -> None:
-    log = telemed.Log(path)
-    log.mean_fps, log.image_dy_cm_per_px
-    if log.has_frames:
-        log.frame(log.n_frames - 1, crop="panel", panel=min(log.b_mode_rois))
-        log.image_slice(min(log.b_mode_rois))
-        telemed.looks_lut_inverted(path)
-    telemed.verify_complete(path)
 
 
 def test_sidecar_damage_is_a_format_error(tmp_path, sidecar_sources):

@@ -17,19 +17,6 @@ CASES = [("carotid_doppler_2020", ["carotid_env.raw", "carotid_env.yml"]),
          ("carotid_2019_metadata", ["carotid_rf.yml", "carotid_rf.tgc", "carotid_imu.yml"])]
 
 
-def _mutate(data: bytearray, rng: random.Random) -> bytes:
-    for _ in range(rng.randint(1, 8)):
-        position = rng.randrange(len(data)) if rng.random() < 0.5 else rng.randrange(min(len(data), 400))
-        action = rng.random()
-        if action < 0.6:
-            data[position] = rng.randrange(256)
-        elif action < 0.8:
-            del data[position:position + rng.randint(1, 50)]
-        else:
-            data[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 10)))
-    return bytes(data[:rng.randrange(len(data) + 1)] if rng.random() < 0.2 else data)
-
-
 @pytest.mark.parametrize("folder, files", CASES)
 def test_damaged_files_never_crash(tmp_path, clarius_data, folder, files):
     rng = random.Random(folder)

@@ -136,9 +136,6 @@ def test_scan_convert_streams(tmp_path, clarius_data):
 
 # The Clarius App's screenshot of the same moment (544 x 800 RGB). Its B-mode area spans rows
 # 187-612 and all 544 columns at 14.2 px/mm (426 rows = 30 mm imaging depth), centred laterally.
-SCREENSHOT_TOP_ROW, SCREENSHOT_ROWS, SCREENSHOT_PX_PER_MM = 187, 426, 14.2
-
-
 def screenshot_correlation(env, shot: np.ndarray) -> float:
     """Correlation of our scan-converted envelope, rendered on the screenshot's own pixel grid,
     with the screenshot's grey B-mode, outside the colour box and the overlays."""

@@ -32,19 +32,6 @@ def tool(name: str) -> str:
     return path
 
 
-def moving_frames(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-    """Textured frames that move a little each frame (like tissue), uint8."""
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 256, (height + n, width + n), dtype=np.uint8)
-    return np.stack([base[i:i + height, (2 * i) % n:(2 * i) % n + width] for i in range(n)])
-
-
-def image_stream(frames: np.ndarray, rate_hz: float = 25.0, name: str = "image") -> Stream:
-    clock = (np.arange(len(frames)) / rate_hz * 1e9).astype(np.uint64)
-    return Stream(name=name, kind=SampleKind.IMAGE, frame_shape=frames.shape[1:], dtype=np.uint8,
-                  frames=frames, clock_source=clock, provenance=Provenance(("synthetic",), "test"))
-
-
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory) -> dict[tuple[int, int], tuple[Path, np.ndarray]]:
     folder = tmp_path_factory.mktemp("videos")

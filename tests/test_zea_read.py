@@ -16,25 +16,6 @@ from sonobridge.cli import main
 
 from conftest import SHARED
 
-ZEA = SHARED / "data" / "zea"
-
-
-def manifest_verdicts() -> dict[str, bool]:
-    """file name -> valid according to zea 0.1.8 (the MANIFEST's "expected" column)."""
-    verdicts = {}
-    for line in (ZEA / "MANIFEST.md").read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 4 or not cells[3].startswith(("valid", "invalid")):
-            continue
-        for name in re.split(r"\s*[,/]\s*", cells[0]):
-            name = name if "." in name else f"{name}.hdf5"
-            verdicts[name] = cells[3].startswith("valid")
-    return verdicts
-
-
-VERDICTS = manifest_verdicts()
-
-
 def test_manifest_covers_every_fixture():
     assert sorted(VERDICTS) == sorted(p.name for p in ZEA.iterdir() if p.suffix in (".hdf5", ".h5"))
 

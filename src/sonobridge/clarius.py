@@ -1,9 +1,11 @@
 """Clarius raw data, with the names users of the Clarius reference readers know.
 
->>> capture = sonobridge.clarius.read("2019-11-18T23-25-15+0000_raw.tar")  # doctest: +SKIP
->>> capture.rf.data.shape        # (n_frames, n_lines, n_samples), int16, lazy
->>> capture.iq.complex()         # complex64 (n_frames, n_lines, n_samples)
->>> hdr, ts, rf = sonobridge.clarius.read_rf("carotid_rf.raw")  # reference layout (lines, samples, frames)
+Example (needs a recording of your own)::
+
+    capture = sonobridge.clarius.read("2019-11-18T23-25-15+0000_raw.tar")
+    capture.rf.data.shape        # (n_frames, n_lines, n_samples), int16, lazy
+    capture.iq.complex()         # complex64 (n_frames, n_lines, n_samples)
+    hdr, ts, rf = sonobridge.clarius.read_rf("carotid_rf.raw")  # reference layout (lines, samples, frames)
 
 This module is a thin face over :mod:`sonobridge.formats.clarius` and the core model; the full
 :class:`~sonobridge.core.recording.Recording` is ``capture.recording``.

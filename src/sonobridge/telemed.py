@@ -2,10 +2,12 @@
 ``export_video``, ``read_tvd_n_frames``, ``verify_complete``, ``backfill_tvd_n_frames``,
 ``looks_lut_inverted``.
 
->>> lf = sonobridge.telemed.Log("scan.tvd.h5")        # doctest: +SKIP
->>> lf.n_frames, lf.mean_fps, lf.b_mode_rois, lf.image_dy_cm_per_px
->>> lf.frame(0, crop=True, panel=2)                    # inner ultrasound image of panel B2
->>> sonobridge.telemed.export_video("cohort/")        # {mp4 path: "built" | "hit" | "error: ..."}
+Example (needs a recording of your own)::
+
+    lf = sonobridge.telemed.Log("scan.tvd.h5")
+    lf.n_frames, lf.mean_fps, lf.b_mode_rois, lf.image_dy_cm_per_px
+    lf.frame(0, crop=True, panel=2)                    # inner ultrasound image of panel B2
+    sonobridge.telemed.export_video("cohort/")        # {mp4 path: "built" | "hit" | "error: ..."}
 
 A thin face over :mod:`sonobridge.formats.telemed` (sidecar, UIFF header, autocrop) and the
 video export of :mod:`sonobridge.formats.video.writer`.
