@@ -1,7 +1,6 @@
 """Shared fixtures: the real sample data in ../shared/data and synthetic captures in the real layout."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -9,10 +8,7 @@ import pytest
 
 from synth import write_capture
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SONOBRIDGE_SHARED", REPO.parent / "shared"))
-CLARIUS = SHARED / "data" / "clarius"
-EXAMPLES = REPO / "examples" / "clarius"
+from support import CLARIUS, EXAMPLES, REPO, SHARED  # noqa: F401 (REPO, SHARED, EXAMPLES: older imports)
 
 
 @pytest.fixture(scope="session")

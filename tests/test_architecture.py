@@ -50,3 +50,43 @@ def test_docstring_examples_run():
         if result.failed:
             failures.append(f"{name}: {result.failed} of {result.attempted} failed")
     assert not failures, "\n".join(failures)
+
+
+def _module_names() -> list[str]:
+    """Dotted names of every public module and of every package that defines something (no
+    ``_private`` module, no ``__main__``, no package whose ``__init__`` is only a docstring)."""
+    names = []
+    for path in SOURCE.rglob("*.py"):
+        parts = ("sonobridge", *path.relative_to(SOURCE).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            body = ast.parse(path.read_text()).body
+            if all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body):
+                continue
+            parts = parts[:-1]
+        if not parts[-1].startswith("_"):
+            names.append(".".join(parts))
+    return sorted(names)
+
+
+def _names_tests_use() -> set[str]:
+    """Every dotted module name the test files import (``import a.b``, ``from a.b import c`` gives
+    ``a.b`` and ``a.b.c``) or name in a string (``python -m sonobridge.cli``)."""
+    used = set()
+    for test in (REPO / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(test.read_text())):
+            if isinstance(node, ast.Import):
+                used.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                used.add(node.module)
+                used.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                used.update(word for word in node.value.split() if word.startswith("sonobridge."))
+    return used
+
+
+def test_every_module_has_a_test_that_imports_it():
+    """Each public module of src/sonobridge is imported by name in some test (its own test file in
+    the mirror folder: tests/<area>/test_<module>.py), not only reached through another module."""
+    used = _names_tests_use()
+    untested = [name for name in _module_names() if name not in used]
+    assert not untested, "modules no test imports directly:\n" + "\n".join(untested)
