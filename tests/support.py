@@ -159,3 +159,18 @@ def synthetic_stream(frames: np.ndarray, kind: SampleKind = SampleKind.IMAGE, na
     return Stream(name=name, kind=kind, frame_shape=frames.shape[1:], dtype=frames.dtype, frames=frames,
                   clock_source=(np.arange(len(frames)) * 4e7).astype(np.uint64), geometry=geometry,
                   provenance=Provenance(("test",), "test"))
+
+
+def mutated_dicom(data: bytes, flips, cut, lie) -> bytes:
+    """``data`` (a DICOM file) with byte ``flips`` ``[(where 0..1, value)]``, a lying 4-byte
+    length ``lie`` ``(where, value)`` and a ``cut`` (fraction kept), all after the preamble."""
+    data = bytearray(data)
+    span = len(data) - 136
+    for where, value in flips:
+        data[132 + int(where * span)] = value
+    if lie is not None:
+        position = 132 + int(lie[0] * span)
+        data[position:position + 4] = lie[1].to_bytes(4, "little")
+    if cut is not None:
+        data = data[: 132 + int(cut * span)]
+    return bytes(data)

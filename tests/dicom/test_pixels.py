@@ -18,7 +18,7 @@ from sonobridge.errors import FormatError, SonobridgeError, UnsupportedInputErro
 from sonobridge.formats import open_recording
 from sonobridge.dicom import decode
 
-from support import DICOM, FUZZ_SOURCES
+from support import DICOM, FUZZ_SOURCES, mutated_dicom
 
 LOSSY = {"1.2.840.10008.1.2.4.50": 6, "1.2.840.10008.1.2.4.51": 2, "1.2.840.10008.1.2.4.81": 3,
          "1.2.840.10008.1.2.4.91": 3}      # max abs difference allowed between two decoders
@@ -199,17 +199,9 @@ def test_fragments_that_do_not_add_up(tmp_path):
 def test_fuzzed_fixtures_never_crash(tmp_path, source, flips, cut, lie):
     """Bounded fuzzing (hypothesis): byte flips, truncation and a lying 4-byte length anywhere after
     the preamble give a result or one of the package's errors, never anything else."""
-    data = bytearray((DICOM / source).read_bytes())
-    span = len(data) - 136
-    for where, value in flips:
-        data[132 + int(where * span)] = value
-    if lie is not None:
-        position = 132 + int(lie[0] * span)
-        data[position:position + 4] = lie[1].to_bytes(4, "little")
-    if cut is not None:
-        data = data[: 132 + int(cut * span)]
+    data = mutated_dicom((DICOM / source).read_bytes(), flips, cut, lie)
     path = tmp_path / "fuzz.dcm"
-    path.write_bytes(bytes(data))
+    path.write_bytes(data)
     try:
         decode(path)
     except (SonobridgeError, IndexError):

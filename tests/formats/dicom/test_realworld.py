@@ -26,7 +26,7 @@ from sonobridge.dicom.ultrasound import geometry_meta, number_string
 from sonobridge.formats import open_recording
 from sonobridge.formats.dicom import export_dicom
 
-from support import DICOM, FUZZ_SOURCES, dciodvfy_errors
+from support import DICOM, FUZZ_SOURCES, dciodvfy_errors, mutated_dicom
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -414,18 +414,10 @@ def _read_everything(path: Path) -> None:
 def test_fuzzed_files_through_open_describe_and_frames(fuzz_sources, source, flips, cut, lie):
     """Byte flips, truncation and lying lengths: open_recording, describe, reading frames and
     decode give a result or one of the package's errors, never anything else (warnings allowed)."""
-    data = bytearray(fuzz_sources[source])
-    span = len(data) - 136
-    for where, value in flips:
-        data[132 + int(where * span)] = value
-    if lie is not None:
-        position = 132 + int(lie[0] * span)
-        data[position:position + 4] = lie[1].to_bytes(4, "little")
-    if cut is not None:
-        data = data[: 132 + int(cut * span)]
+    data = mutated_dicom(fuzz_sources[source], flips, cut, lie)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fuzz.dcm"
-        path.write_bytes(bytes(data))
+        path.write_bytes(data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
