@@ -74,6 +74,19 @@ def dciodvfy_errors(path: Path) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("Error")]
 
 
+def dcm2niix(series: Path, out: Path, name: str = "theirs") -> list[Path]:
+    """Convert the DICOM folder ``series`` with dcm2niix (the venv's, from the test extra) into
+    ``out`` (uncompressed); returns its NIfTI files, largest first (sidecars share their stem)."""
+    import sys
+
+    tool = shutil.which("dcm2niix", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if tool is None:
+        pytest.fail("dcm2niix is needed (the test extra installs it)")
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run([tool, "-o", str(out), "-f", name, "-z", "n", str(series)], capture_output=True, check=True)
+    return sorted(out.glob(f"{name}*.nii"), key=lambda p: -p.stat().st_size)
+
+
 # ---------------------------------------------------------------- damage and faults
 def mutate(data: bytearray, rng: random.Random) -> bytes:
     """Seeded damage: byte flips, cuts, insertions and sometimes truncation of ``data``."""

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError, MissingDependencyError
-from .io import damaged_content, read_dataset
+from .io import damaged_content, open_dataset
 
 NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
@@ -225,6 +225,18 @@ def _finish(pixels: np.ndarray, layout: PixelLayout, encapsulated: bool) -> np.n
     return pixels
 
 
+def decoded_photometric(layout: PixelLayout) -> str:
+    """The Photometric Interpretation of what :func:`decode_dataset` returns for ``layout``: RGB
+    where it converts YCbCr (stored YBR_FULL/422, JPEG, JPEG 2000 ICT/RCT, JPEG XL), else the header's."""
+    syntax, photometric = layout.transfer_syntax, layout.photometric
+    if layout.samples != 3:
+        return photometric
+    converted = (photometric in ("YBR_FULL", "YBR_FULL_422") and (syntax in NATIVE or syntax in (RLE, DEFLATED_FRAMES))
+                 or syntax in JPEG_8_12 or syntax in JPEG_XL
+                 or syntax in JPEG_2000 and photometric in ("YBR_ICT", "YBR_RCT"))
+    return "RGB" if converted else photometric
+
+
 def decode_dataset(ds, label: str, frame: int = 0, threads: int | None = None,
                    frames: range | None = None) -> np.ndarray:
     """Pixels of a parsed dataset ``[frames, rows, cols(, samples)]``; ``frame`` is 1-based,
@@ -287,20 +299,21 @@ def _encapsulated_frames(ds, layout: PixelLayout, label: str) -> list[bytes]:
     return frames
 
 
-def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, to_torch: bool = False,
+def decode(path: Any, frame: int = 0, *, rescale: bool = False, to_torch: bool = False,
            with_meta: bool = False) -> Any:
-    """Pixels of the DICOM file at ``path`` as ``[frames, rows, cols(, samples)]``.
+    """Pixels of the DICOM file at ``path`` as ``[frames, rows, cols(, samples)]``; ``path`` may also
+    be a parsed pydicom Dataset, the file's bytes or a binary file-like object
+    (:func:`sonobridge.dicom.io.open_dataset`).
 
     ``frame``: 1-based frame number, 0 = all. ``rescale``: float32 real-world values
     (RescaleSlope/Intercept). ``to_torch``: a ``torch.Tensor`` (torch imported only then).
     ``with_meta``: also return the geometry sidecar
     (:func:`sonobridge.dicom.ultrasound.geometry_meta`)."""
-    ds = read_dataset(path)
-    label = os.fspath(path)
+    ds, label = open_dataset(path)
     pixels = decode_dataset(ds, label, frame)
     if with_meta or rescale:
         with damaged_content(label):
-            result = _rescaled_with_meta(ds, pixels, rescale, with_meta)
+            result = _rescaled_with_meta(ds, pixels, rescale, with_meta, frame)
     else:
         result = pixels
     if to_torch:
@@ -311,10 +324,15 @@ def decode(path: str | os.PathLike, frame: int = 0, *, rescale: bool = False, to
     return result
 
 
-def _rescaled_with_meta(ds, pixels: np.ndarray, rescale: bool, with_meta: bool):
+def _rescaled_with_meta(ds, pixels: np.ndarray, rescale: bool, with_meta: bool, frame: int = 0):
+    """Real-world values (each frame's own Modality LUT line, float32) and/or the geometry sidecar."""
     if rescale:
-        slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
-        pixels = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+        from .ultrasound import rescale_per_frame
+
+        slopes, intercepts = (values[frame - 1:frame] if frame else values for values in rescale_per_frame(ds))
+        shape = (len(pixels),) + (1,) * (pixels.ndim - 1)
+        pixels = pixels.astype(np.float32) * slopes.astype(np.float32).reshape(shape) + \
+            intercepts.astype(np.float32).reshape(shape)
     if with_meta:
         from .ultrasound import geometry_meta
 
@@ -378,3 +396,254 @@ def encode_frames(frames: np.ndarray, compression: str = "none") -> tuple[bytes,
                    for frame in frames]
         photometric = "YBR_FULL_422" if rgb else "MONOCHROME2"
     return encapsulate([bytes(e) for e in encoded]), photometric
+
+
+# ---------------------------------------------------------------- pydicom 3-compatible pixel API
+# (pydcm.pixels.X == sonobridge.dicom.pixels.X). The LUT and colour helpers are pydicom's PS3.3
+# implementations behind our names; pixel_array, compress and decompress use our own codecs.
+def unpack_bits(src, as_array: bool = True) -> np.ndarray | bytes:
+    """1-bit packed Pixel Data (Bits Allocated 1, PS3.5 8.1.1: little bit order) unpacked to 0/1.
+
+    Parameters
+    ----------
+    src : bytes or pydicom.dataset.Dataset
+        The packed bytes, or a dataset with native 1-bit Pixel Data.
+    as_array : bool
+        For bytes: a flat uint8 array (True) or bytes of one 0/1 value per pixel (False).
+
+    Returns
+    -------
+    numpy.ndarray or bytes
+        For a dataset: uint8 ``(frames, rows, columns)`` of 0 and 1; for bytes, as pydicom's.
+    """
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        from pydicom.pixels import unpack_bits as unpack
+
+        return unpack(bytes(src), as_array)
+    layout = PixelLayout.of(src, "<dataset>")
+    if layout.bits_allocated != 1:
+        raise FormatError("<dataset>", f"Bits Allocated is {layout.bits_allocated}, unpack_bits needs 1")
+    return decode_uncompressed(src)
+
+
+def pack_bits(arr: np.ndarray, pad: bool = True) -> bytes:
+    """0/1 values packed 8 per byte, little bit order (the inverse of :func:`unpack_bits`).
+
+    Parameters
+    ----------
+    arr : numpy.ndarray
+        Only zeros and ones, any shape (flattened in C order).
+    pad : bool
+        Pad the result to an even length (as Pixel Data must be).
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> pack_bits(np.array([1, 0, 0, 0, 0, 0, 0, 1]))
+    b'\\x81\\x00'
+    """
+    from pydicom.pixels import pack_bits as pack
+
+    return pack(np.asarray(arr), pad)
+
+
+def decode_uncompressed(ds) -> np.ndarray:
+    """Native little-endian Pixel Data held in ``ds`` as stored integers, by reinterpreting the buffer.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+        Implicit/Explicit VR Little Endian (or deflated-dataset) with its Pixel Data in memory.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(frames, rows, columns[, samples])`` in the dtype Bits Allocated and Pixel Representation
+        name, sign-extended from Bits Stored; 1-bit data unpacked to uint8 0/1; YBR_FULL_422 expanded
+        to full YCbCr (no colour conversion). Compressed and big-endian data raise
+        :class:`FormatError`: use :func:`pixel_array`.
+    """
+    label = str(getattr(ds, "filename", None) or "<dataset>")
+    layout = PixelLayout.of(ds, label)
+    if layout.transfer_syntax not in NATIVE or layout.transfer_syntax == BIG_ENDIAN:
+        raise FormatError(label, f"transfer syntax {layout.transfer_syntax} is not native little endian: "
+                                 f"decode it with pixel_array")
+    if "PixelData" not in ds:
+        raise FormatError(label, "no pixel data")
+    with damaged_content(label):
+        pixels = native_frames(ds.PixelData, layout, layout.n_frames, label)
+    return _finish(np.array(pixels), _no_colour(layout), encapsulated=False)
+
+
+def _no_colour(layout: PixelLayout) -> PixelLayout:
+    from dataclasses import replace
+
+    return replace(layout, photometric="YBR_STORED" if layout.photometric.startswith("YBR") else layout.photometric)
+
+
+def apply_rescale(arr: np.ndarray, ds) -> np.ndarray:
+    """``arr * RescaleSlope + RescaleIntercept`` (the linear Modality LUT); use
+    :func:`apply_modality_lut` when a Modality LUT Sequence may be present.
+
+    Returns ``arr`` unchanged without Rescale Slope/Intercept, else float64 (pydicom's behaviour)."""
+    from pydicom.pixels import apply_rescale as rescale
+
+    return rescale(arr, ds)
+
+
+def apply_modality_lut(arr: np.ndarray, ds) -> np.ndarray:
+    """The Modality LUT (PS3.3 C.11.1): the Modality LUT Sequence if present, else Rescale
+    Slope/Intercept (stored values -> e.g. Hounsfield units)."""
+    from pydicom.pixels import apply_modality_lut as modality
+
+    return modality(arr, ds)
+
+
+def apply_voi_lut(arr: np.ndarray, ds, index: int = 0, prefer_lut: bool = True) -> np.ndarray:
+    """The VOI LUT (PS3.3 C.11.2): the VOI LUT Sequence item ``index`` if present (and
+    ``prefer_lut``), else Window Center/Width item ``index`` with the VOI LUT Function (LINEAR,
+    LINEAR_EXACT, SIGMOID). Windowed output spans ``[0, 2**BitsStored - 1]`` (pydicom's range, not [0, 1])."""
+    from pydicom.pixels import apply_voi_lut as voi_lut
+
+    return voi_lut(arr, ds, index, prefer_lut)
+
+
+def apply_voi(arr: np.ndarray, ds, index: int = 0) -> np.ndarray:
+    """Item ``index`` of the VOI LUT Sequence (0028,3010) applied to ``arr``; ``arr`` unchanged without one."""
+    from pydicom.pixels import apply_voi as voi
+
+    return voi(arr, ds, index)
+
+
+def apply_windowing(arr: np.ndarray, ds, index: int = 0) -> np.ndarray:
+    """Window Center/Width item ``index`` (PS3.3 C.11.2.1.2, LINEAR, LINEAR_EXACT or SIGMOID),
+    output in pydicom's range; ``arr`` unchanged without a window."""
+    from pydicom.pixels import apply_windowing as windowing
+
+    return windowing(arr, ds, index)
+
+
+def convert_color_space(arr: np.ndarray, current: str, desired: str, per_frame: bool = False) -> np.ndarray:
+    """8-bit colour ``(..., 3)`` converted between RGB and YBR_FULL / YBR_FULL_422 (PS3.3
+    C.7.6.3.1.2); ``per_frame`` converts frame by frame (less memory)."""
+    from pydicom.pixels import convert_color_space as convert
+
+    return convert(arr, current, desired, per_frame)
+
+
+def apply_color_lut(arr: np.ndarray, ds=None, palette: str | None = None) -> np.ndarray:
+    """PALETTE COLOR indices mapped to RGB through the dataset's Palette Color LUTs (PS3.3
+    C.7.6.3.1.6), or a well-known ``palette`` by name or UID; result ``arr.shape + (3,)``."""
+    from pydicom.pixels import apply_color_lut as color_lut
+
+    return color_lut(arr, ds, palette)
+
+
+def apply_presentation_lut(arr: np.ndarray, ds) -> np.ndarray:
+    """The Presentation LUT (sequence, or an INVERSE shape) applied to ``arr``, giving P-values;
+    ``arr`` unchanged without one. Apply the Modality and VOI LUTs first."""
+    from pydicom.pixels import apply_presentation_lut as presentation
+
+    return presentation(arr, ds)
+
+
+def as_pixel_options(ds, **kwargs: Any) -> dict[str, Any]:
+    """The Image Pixel module values of ``ds`` as pydicom's decoder/encoder options dict
+    (rows, columns, samples_per_pixel, ...), updated with ``kwargs``."""
+    from pydicom.pixels import as_pixel_options as options
+
+    return options(ds, **kwargs)
+
+
+def set_pixel_data(ds, arr: np.ndarray, photometric_interpretation: str, bits_stored: int, *,
+                   generate_instance_uid: bool = True) -> None:
+    """Native Pixel Data and the Image Pixel module of ``ds`` set from ``arr`` (u)int8/16 shaped
+    ``([frames,] rows, columns[, samples])``; Transfer Syntax becomes Explicit VR Little Endian if
+    absent or compressed; a new SOP Instance UID unless ``generate_instance_uid`` is False."""
+    from pydicom.pixels import set_pixel_data as set_data
+
+    set_data(ds, arr, photometric_interpretation, bits_stored, generate_instance_uid=generate_instance_uid)
+
+
+def pixel_array(src, *, ds_out=None, specific_tags: list[int] | None = None, index: int | None = None,
+                raw: bool = False, decoding_plugin: str = "", **kwargs: Any) -> np.ndarray:
+    """The pixels of a Dataset, a DICOM file path or a binary file-like, decoded with our
+    multi-threaded decoder (:func:`decode_dataset`; every transfer syntax of this module).
+
+    Parameters
+    ----------
+    src : pydicom.dataset.Dataset, str, os.PathLike or binary file-like
+    ds_out : pydicom.dataset.Dataset, optional
+        For a path or file-like: receives the file meta (group 0002) and the Image Pixel elements
+        (group 0028) of ``src``, plus ``specific_tags``.
+    specific_tags : list of int, optional
+        More tags copied into ``ds_out``.
+    index : int, optional
+        0-based frame to return; None: all frames.
+    raw, decoding_plugin, **kwargs
+        pydicom's decoding options: ``raw=True`` (YCbCr kept), ``as_rgb=False``, a plugin name or
+        other decoder options hand the work to :func:`pydicom.pixels.pixel_array`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows, columns[, samples])`` for one frame (a single-frame image, or ``index``), else
+        ``(frames, rows, columns[, samples])``; YCbCr as RGB, PALETTE COLOR as stored indices
+        (see :func:`apply_color_lut`), native byte order.
+
+    Raises
+    ------
+    FormatError, UnsupportedInputError
+        Damaged or not DICOM. ``IndexError``: ``index`` outside the frames.
+    """
+    if raw or decoding_plugin or {key: value for key, value in kwargs.items() if (key, value) != ("as_rgb", True)}:
+        from pydicom.pixels import pixel_array as pydicom_pixel_array
+
+        return pydicom_pixel_array(src, ds_out=ds_out, specific_tags=specific_tags, index=index, raw=raw,
+                                   decoding_plugin=decoding_plugin, **kwargs)
+    ds, label = open_dataset(src)
+    if ds_out is not None and ds_out is not src:
+        _copy_pixel_description(ds, ds_out, specific_tags or [])
+    frames = None if index is None else range(index, index + 1)
+    if index is not None and index < 0:
+        raise IndexError(f"{label}: frame index {index} is negative")
+    pixels = decode_dataset(ds, label, frames=frames)
+    single = index is not None or int(ds.get("NumberOfFrames", 1) or 1) == 1
+    return pixels[0] if single else pixels
+
+
+def _copy_pixel_description(ds, ds_out, tags: list[int]) -> None:
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.tag import Tag
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        ds_out.file_meta = FileMetaDataset()
+        for element in meta:
+            ds_out.file_meta.add(element)
+    for element in ds:
+        if element.tag.group == 0x0028 and element.tag.element < 0x1000 or element.tag in map(Tag, tags):
+            ds_out.add(element)
+
+
+def compress(ds, transfer_syntax_uid, arr=None, *, encoding_plugin="", encapsulate_ext=False,
+             generate_instance_uid=True, **kwargs):
+    """``ds`` compressed in place to ``transfer_syntax_uid``, frames encoded in parallel: see
+    :func:`sonobridge.dicom.codecs.compress` (RLE, JPEG-LS, JPEG 2000, HTJ2K, JPEG, JPEG XL,
+    Deflated Image Frame Compression). Returns ``ds``."""
+    from .codecs import compress as encode
+
+    return encode(ds, transfer_syntax_uid, arr, encoding_plugin=encoding_plugin, encapsulate_ext=encapsulate_ext,
+                  generate_instance_uid=generate_instance_uid, **kwargs)
+
+
+def decompress(ds, *, as_rgb=True, generate_instance_uid=True, decoding_plugin="", **kwargs):
+    """``ds``'s Pixel Data decompressed in place to Explicit VR Little Endian: see
+    :func:`sonobridge.dicom.codecs.decompress`. Returns ``ds``."""
+    from .codecs import decompress as decode_in_place
+
+    return decode_in_place(ds, as_rgb=as_rgb, generate_instance_uid=generate_instance_uid,
+                           decoding_plugin=decoding_plugin, **kwargs)

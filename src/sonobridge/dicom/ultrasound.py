@@ -190,21 +190,94 @@ def text(ds: Any, keyword: str) -> str | None:
         return None
 
 
+#: keyword -> the functional group sequence that holds it in enhanced (multi-frame) objects
+FUNCTIONAL_GROUP = {"PixelSpacing": "PixelMeasuresSequence", "SliceThickness": "PixelMeasuresSequence",
+                    "RescaleSlope": "PixelValueTransformationSequence",
+                    "RescaleIntercept": "PixelValueTransformationSequence",
+                    "ImagePositionPatient": "PlanePositionSequence",
+                    "ImageOrientationPatient": "PlaneOrientationSequence",
+                    "WindowCenter": "FrameVOILUTSequence", "WindowWidth": "FrameVOILUTSequence"}
+
+
+def frame_floats(ds: Any, keyword: str) -> list[float] | None:
+    """:func:`floats` of ``keyword`` at the top level, else in the shared functional groups, else in
+    the first frame's (enhanced multi-frame objects keep pixel measures, rescale, plane position
+    and VOI there); None when absent everywhere."""
+    values = floats(ds, keyword)
+    if values is not None or keyword not in FUNCTIONAL_GROUP:
+        return values
+    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        try:
+            item = value_of(ds, groups, [])[0]
+            values = floats(value_of(item, FUNCTIONAL_GROUP[keyword], [])[0], keyword)
+        except (IndexError, TypeError, KeyError):
+            continue
+        if values is not None:
+            return values
+    return None
+
+
+def _first(values: list[float] | None, default: float | None = None) -> float | None:
+    return values[0] if values else default
+
+
+def rescale_per_frame(ds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's Modality LUT line: ``(slopes, intercepts)``, float64 ``(n_frames,)``.
+
+    A frame's own PixelValueTransformationSequence (enhanced multi-frame objects) first, else the
+    dataset's RescaleSlope/RescaleIntercept (top level or shared functional groups), else 1 and 0.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.NumberOfFrames, ds.RescaleSlope, ds.RescaleIntercept = 2, "2", "-1024"
+    >>> rescale_per_frame(ds)
+    (array([2., 2.]), array([-1024., -1024.]))
+    """
+    n_frames = max(int(_first(floats(ds, "NumberOfFrames"), 1) or 1), 1)
+    slopes = np.full(n_frames, _first(frame_floats(ds, "RescaleSlope"), 1.0))
+    intercepts = np.full(n_frames, _first(frame_floats(ds, "RescaleIntercept"), 0.0))
+    for index, item in enumerate((value_of(ds, "PerFrameFunctionalGroupsSequence", []) or [])[:n_frames]):
+        try:
+            transformation = value_of(item, "PixelValueTransformationSequence", [])[0]
+        except (IndexError, TypeError, KeyError):
+            continue
+        slopes[index] = _first(floats(transformation, "RescaleSlope"), slopes[index])
+        intercepts[index] = _first(floats(transformation, "RescaleIntercept"), intercepts[index])
+    return slopes, intercepts
+
+
 def geometry_meta(ds) -> dict[str, Any]:
-    """The geometry sidecar of ``decode(..., with_meta=True)``: spacing (m), position/orientation,
-    window, modality, UIDs, ultrasound regions, frame times (s)."""
-    spacing = floats(ds, "PixelSpacing")
+    """The geometry sidecar of ``decode(..., with_meta=True)``.
+
+    Keys (pydcm's names, in DICOM's units): ``rescale_slope`` / ``rescale_intercept`` (float;
+    1 and 0 when absent), ``pixel_spacing`` (``[row, column]`` spacing in mm: PixelSpacing, else the
+    ultrasound tissue region's), ``slice_thickness`` (mm), ``image_position_patient`` (mm),
+    ``image_orientation_patient`` (6 direction cosines), ``window_center`` / ``window_width`` (lists),
+    ``modality``, ``sop_class_uid``, ``study_instance_uid``, ``series_instance_uid``,
+    ``sop_instance_uid``, ``photometric_interpretation``; and in SI units ``pixel_spacing_m``,
+    ``image_position_patient_m`` (m), ``us_regions`` (:class:`UltrasoundRegion` as dicts) and
+    ``frame_times_s`` (s). Enhanced multi-frame objects: values of the shared functional groups, else
+    of the first frame. Absent values are None."""
+    spacing = frame_floats(ds, "PixelSpacing")
     region = tissue_region(ds)
     times = frame_times_s(ds)
+    spacing_m = [abs(s) / 1e3 for s in spacing] if spacing and len(spacing) == 2 else (
+        [abs(region.delta_y), abs(region.delta_x)] if region else None)
+    position = frame_floats(ds, "ImagePositionPatient")
     return {
         "modality": text(ds, "Modality"), "sop_class_uid": text(ds, "SOPClassUID"),
         "study_instance_uid": text(ds, "StudyInstanceUID"), "series_instance_uid": text(ds, "SeriesInstanceUID"),
         "sop_instance_uid": text(ds, "SOPInstanceUID"),
-        "pixel_spacing_m": [abs(s) / 1e3 for s in spacing] if spacing and len(spacing) == 2 else (
-            [abs(region.delta_y), abs(region.delta_x)] if region else None),
-        "image_position_patient_m": [p / 1e3 for p in floats(ds, "ImagePositionPatient") or []] or None,
-        "image_orientation_patient": floats(ds, "ImageOrientationPatient"),
-        "window_center": floats(ds, "WindowCenter"), "window_width": floats(ds, "WindowWidth"),
+        "rescale_slope": _first(frame_floats(ds, "RescaleSlope"), 1.0),
+        "rescale_intercept": _first(frame_floats(ds, "RescaleIntercept"), 0.0),
+        "pixel_spacing": None if spacing_m is None else [s * 1e3 for s in spacing_m],
+        "slice_thickness": _first(frame_floats(ds, "SliceThickness")),
+        "image_position_patient": position,
+        "pixel_spacing_m": spacing_m,
+        "image_position_patient_m": [p / 1e3 for p in position or []] or None,
+        "image_orientation_patient": frame_floats(ds, "ImageOrientationPatient"),
+        "window_center": frame_floats(ds, "WindowCenter"), "window_width": frame_floats(ds, "WindowWidth"),
         "photometric_interpretation": text(ds, "PhotometricInterpretation"),
         "us_regions": [asdict(r) for r in us_regions(ds)],
         "frame_times_s": None if times is None else times.tolist(),

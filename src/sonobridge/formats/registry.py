@@ -119,12 +119,27 @@ def find_recordings(path: str | os.PathLike) -> list[RecordingSource]:
     raise UnsupportedInputError(path, f"no supported recording found (supported: {_titles()})")
 
 
-def open_recording(path: str | os.PathLike, **options: Any):
+def open_recording(path: str | os.PathLike | Any, **options: Any):
     """Read the one recording at ``path``; options (``probe=``, ``allow_truncated=`` ...) go to
-    the format's reader."""
+    the format's reader. ``path`` may also be an object in memory a format reads (a parsed pydicom
+    Dataset, a DICOM file's bytes or a binary file-like object holding one): each format's
+    ``read_object`` is asked in claim order."""
+    if not isinstance(path, (str, os.PathLike)):
+        return _open_object(path, **options)
     sources = find_recordings(path)
     if len(sources) > 1:
         names = ", ".join(s.label for s in sources[:5])
         more = ", ..." if len(sources) > 5 else ""
         raise AmbiguousInputError(path, f"holds {len(sources)} recordings ({names}{more}); open one of them")
     return sources[0].open(**options)
+
+
+def _open_object(source: Any, **options: Any):
+    """The recording an in-memory ``source`` holds: the first format whose ``read_object`` reads it."""
+    readers = [spec for spec in specs() if spec.read_object is not None]
+    for spec in readers:
+        recording = spec.read_object(source, **options)
+        if recording is not None:
+            return recording
+    raise UnsupportedInputError(None, f"a {type(source).__name__} object is no recording sonobridge reads from memory "
+                                      f"(readable: {', '.join(spec.title for spec in readers) or 'none'})")

@@ -127,6 +127,10 @@ class FormatSpec:
         DICOM Manufacturer of recordings of this format (``"Clarius"``), if known.
     preload : tuple of str
         Modules imported before worker threads start (lazy imports race in threads).
+    read_object : callable, optional
+        ``read_object(obj, **options) -> Recording | None``: the recording held by an object in
+        memory (a parsed dataset, bytes, a binary file-like object) when it is this format's, else
+        None (:func:`~sonobridge.formats.registry.open_recording` asks each format in claim order).
     """
 
     name: str
@@ -149,6 +153,7 @@ class FormatSpec:
     qc: Callable[[str], dict[str, Any]] | None = None
     manufacturer: str = ""
     preload: tuple[str, ...] = ()
+    read_object: Callable[..., Any] | None = None
 
     def stem_of(self, label: str) -> str:
         """The output stem of a recording labelled ``label`` (not yet made file-name safe)."""

@@ -1,6 +1,7 @@
 """A DICOM image file -> :class:`~sonobridge.core.recording.Recording` (frames decoded on access).
 
-One stream ``image`` ``(n_frames, rows, columns[, 3])``: grey or RGB as decoded
+The source is a file, or a DICOM object in memory (a parsed pydicom Dataset, bytes, a binary
+file-like object). One stream ``image`` ``(n_frames, rows, columns[, 3])``: grey or RGB as decoded
 (:mod:`sonobridge.dicom.pixels`; PALETTE COLOR with its palette applied, as 8-bit RGB), timed by the frame
 times (seconds), on a :class:`PixelGrid` in metres when the file carries a 2D ultrasound region
 calibrated in length units (else PixelSpacing), with the regions, the geometry sidecar and the
@@ -17,13 +18,14 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
 from ...core.recording import Provenance, Recording, SampleKind, Stream
-from ...dicom.io import damaged_content, read_dataset
+from ...dicom.io import damaged_content, open_dataset
 from ...dicom.pixels import PixelLayout, decode_dataset
 from ...dicom.ultrasound import floats, frame_times_s, geometry_meta, text, tissue_region
 from ...errors import FormatError
@@ -98,10 +100,31 @@ def _palette_reader(ds, label: str, read_indices):
     return read_range
 
 
-def read_dicom(path: str | os.PathLike) -> Recording:
-    """Read one DICOM image file (the pixel data stays undecoded until frames are read)."""
-    label = os.fspath(path)
-    ds = read_dataset(path)
+def _name(ds, label: str, source: Any) -> str:
+    """The recording's name: the file's stem; for a source without a file name (a dataset in
+    memory, bytes, a stream), its SOPInstanceUID, else ``"dicom"``."""
+    if isinstance(source, (str, os.PathLike)) or not label.startswith("<"):
+        return Path(label).stem
+    return text(ds, "SOPInstanceUID") or FORMAT
+
+
+def read_dicom(path: str | os.PathLike | Any) -> Recording:
+    """Read one DICOM image (the pixel data stays undecoded until frames are read).
+
+    Parameters
+    ----------
+    path : str, os.PathLike, pydicom.dataset.Dataset, bytes or binary file-like
+        A DICOM file, a dataset already parsed (used as it is, not copied), the file's bytes or a
+        binary file-like object holding it (read at once; the object is not closed).
+
+    Returns
+    -------
+    Recording
+        Named after the file (a source without a file name: its SOPInstanceUID); its provenance
+        names the source as :func:`sonobridge.dicom.io.source_label` does (``<BytesIO>``,
+        ``<Dataset 1.2...>``).
+    """
+    ds, label = open_dataset(path)
     layout = PixelLayout.of(ds, label)
     with damaged_content(label):
         stored = len(ds.PixelData) if "PixelData" in ds else 0
@@ -126,5 +149,5 @@ def read_dicom(path: str | os.PathLike) -> Recording:
                                 "transfer_syntax": layout.transfer_syntax, "us_regions": meta["us_regions"],
                                 "pixel_spacing_m": meta["pixel_spacing_m"]},
                     metadata=_header(ds, label), provenance=provenance, time_origin=0.0 if times is not None else None)
-    return Recording(name=Path(label).stem, streams={"image": stream}, start_time=_start_time(ds),
+    return Recording(name=_name(ds, label, path), streams={"image": stream}, start_time=_start_time(ds),
                      provenance=provenance)

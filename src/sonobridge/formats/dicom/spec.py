@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ...dicom.io import SUFFIXES, is_dicom
+from ...dicom.io import SUFFIXES, is_dataset, is_dicom
 from ..spec import FormatSpec, RecordingSource
 
 
@@ -30,6 +30,17 @@ def _claim(path: Path, files: list[Path], explicit: bool) -> list[RecordingSourc
     return [RecordingSource(str(f), "dicom", opener(f)) for f in files if _looks_dicom(f, explicit)]
 
 
+def _read_object(source: Any, **_reader_options: Any):
+    """A parsed pydicom Dataset, or bytes / a binary file-like object with the DICM magic, as a
+    recording (None for anything else)."""
+    readable = isinstance(source, (bytes, bytearray, memoryview)) or hasattr(source, "read")
+    if not is_dataset(source) and not (readable and is_dicom(source)):
+        return None
+    from .reader import read_dicom
+
+    return read_dicom(source)
+
+
 def _write(recording, path: str | os.PathLike, *, patient_name: str | None = None, patient_id: str | None = None,
            **options: Any):
     """:func:`export_dicom` (``patient_name``/``patient_id``: the DICOM patient; unknown options ignored)."""
@@ -51,7 +62,7 @@ def _decodes(path: Path, digest: str | None = None) -> bool:
 
 SPECS = (
     FormatSpec(name="dicom", title="DICOM", suffixes=SUFFIXES, claim=_claim, order=30, write=_write,
-               write_suffix=".dcm", stage="dicom", output_done=_decodes,
+               write_suffix=".dcm", stage="dicom", output_done=_decodes, read_object=_read_object,
                preload=("pydicom", "pydicom.dataset", "pydicom.errors", "pydicom.uid", "pydicom.encaps",
                         "pydicom.sequence", "pydicom.jsonrep", "pydicom.filereader", "pydicom.pixels",
                         "pydicom.pixels.encoders", "imagecodecs", "sonobridge.formats.dicom.reader",
