@@ -51,7 +51,7 @@ def test_dcmread_reads_paths_bytes_and_file_likes_as_pydicom_does():
 def test_dcmread_refuses_non_dicom_as_pydicom_and_the_package_do_unless_forced(tmp_path):
     with pytest.raises(InvalidDicomError, match="<bytes>: not a DICOM file") as caught:
         pydcm.dcmread(b"\0" * 300)
-    assert isinstance(caught.value, UnsupportedInputError)
+    assert isinstance(caught.value, UnsupportedInputError) and isinstance(caught.value, dicom_io.NotDicomError)
     headerless = _image_dataset(np.zeros((1, 2, 2), np.uint8))
     headerless.file_meta = pydicom.dataset.FileMetaDataset()              # no preamble, no file meta
     buffer = io.BytesIO()
@@ -61,7 +61,7 @@ def test_dcmread_refuses_non_dicom_as_pydicom_and_the_package_do_unless_forced(t
     assert pydcm.dcmread(io.BytesIO(buffer.getvalue()), force=True).Rows == headerless.Rows
     with pytest.raises(FileNotFoundError, match="no such file") as missing:
         pydcm.dcmread(tmp_path / "missing.dcm")
-    assert isinstance(missing.value, UnsupportedInputError)
+    assert isinstance(missing.value, UnsupportedInputError) and isinstance(missing.value, dicom_io.NoSuchFileError)
 
 
 def test_dcmread_refuses_a_lying_length_in_a_stream_before_allocating():

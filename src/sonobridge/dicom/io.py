@@ -458,3 +458,11 @@ def save_dataset(ds, path: str | os.PathLike) -> None:
         Written directly (wrap in :func:`sonobridge.util.atomic.atomic_path` for atomic output).
     """
     dcmwrite(path, ds, enforce_file_format=True)
+
+
+def __getattr__(name: str) -> Any:
+    """``NotDicomError`` / ``NoSuchFileError``: the error types of :func:`_error_types` (made on
+    first use, since they derive from pydicom's and pydicom is imported on use)."""
+    if name in ("NotDicomError", "NoSuchFileError"):
+        return _error_types()[name == "NoSuchFileError"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
