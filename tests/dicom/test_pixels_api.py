@@ -19,9 +19,10 @@ from support import DICOM, PALETTE
 NAMES = ["unpack_bits", "pack_bits", "decode_uncompressed", "apply_rescale", "apply_modality_lut", "apply_voi_lut",
          "apply_voi", "apply_windowing", "convert_color_space", "apply_color_lut", "apply_presentation_lut",
          "as_pixel_options", "pixel_array", "set_pixel_data", "compress", "decompress"]
-MULTI_FRAME = ["pydicom-data/color3d_jpeg_baseline.dcm", "pydicom-data/emri_small_RLE.dcm",
+MULTI_FRAME = ["pydicom-data/emri_small_RLE.dcm",
                "pydicom-data/emri_small_jpeg_2k_lossless.dcm", "pydicom-data/emri_small_big_endian.dcm",
-               "pydicom-data/SC_rgb_2frame.dcm", "pydicom-data/OBXXXX1A_rle_2frame.dcm", "pydicom/examples_ybr_color.dcm"]
+               "pydicom-data/SC_rgb_2frame.dcm", "pydicom-data/OBXXXX1A_rle_2frame.dcm",
+               "pydicom/examples_ybr_color.dcm"]
 SINGLE_FRAME = ["pydicom/CT_small.dcm", "pydicom-data/US1_J2KR.dcm", "pydicom/MR_small_jpeg_ls_lossless.dcm",
                 "pydicom-data/SC_ybr_full_uncompressed.dcm", "pydicom-data/OBXXXX1A.dcm"]
 

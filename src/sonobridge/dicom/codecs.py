@@ -1,20 +1,19 @@
 """Compressing and decompressing a dataset's Pixel Data in place, frames encoded in parallel.
 
 :func:`compress` encodes every frame with imagecodecs' encoders on a thread pool (the codecs release
-the GIL) for these transfer syntaxes (:data:`ENCODERS`):
+the GIL) for these transfer syntaxes (:data:`ENCODERS`; colour = what 3-sample RGB is written as):
 
-=================================  ==============================  ==========================
-transfer syntax                    encoder                         colour (3 samples)
-=================================  ==============================  ==========================
-RLE Lossless (1.2.5)               pydicom's RLE encoder           kept
-JPEG-LS lossless / near (4.80/81)  CharLS                          kept (no colour transform)
-JPEG 2000 lossless / lossy (4.90/91) OpenJPEG (J2K codestream)     RGB -> YBR_RCT / YBR_ICT
-HTJ2K lossless, RPCL, any (4.201-203) OpenJPH                      RGB -> YBR_RCT / YBR_ICT
-JPEG baseline / extended (4.50/51) libjpeg-turbo                   RGB -> YBR_FULL_422
-JPEG XL lossless / recompr. / any  libjxl                          RGB (recompression: the JPEG's)
-(4.110/111/112)
-Deflated Image Frame (1.2.8.1)     libdeflate (raw DEFLATE/frame)  kept
-=================================  ==============================  ==========================
+* RLE Lossless (1.2.840.10008.1.2.5): pydicom's RLE encoder; colour kept.
+* JPEG-LS lossless / near-lossless (4.80 / 4.81): CharLS; colour kept (no colour transform).
+* JPEG 2000 lossless / lossy (4.90 / 4.91): OpenJPEG, J2K codestream; RGB -> YBR_RCT / YBR_ICT.
+* HTJ2K lossless / lossless RPCL (with TLM) / lossy (4.201 / 4.202 / 4.203): OpenJPH, RPCL
+  progression; RGB -> YBR_RCT / YBR_ICT.
+* JPEG baseline / extended 12-bit (4.50 / 4.51): libjpeg-turbo; RGB -> YBR_FULL_422.
+* JPEG XL lossless / JPEG recompression / lossy (4.110 / 4.111 / 4.112): libjxl; RGB. 4.111 of a
+  dataset that is already 8-bit JPEG transcodes its frames losslessly (the JPEG's photometric and
+  history stay); of other pixels it encodes JPEG (YBR_FULL_422) first.
+* Deflated Image Frame Compression (1.2.840.10008.1.2.8.1): libdeflate, raw DEFLATE of each
+  frame's native bytes; colour kept.
 
 The Photometric Interpretation written names what the codestream holds: JPEG 2000 codes RGB with its
 multiple-component transform, labelled YBR_RCT (reversible) or YBR_ICT (irreversible) as PS3.5 A.4.4
@@ -40,10 +39,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError
-from .pixels import (BIG_ENDIAN, DEFLATED_FRAMES, NATIVE, RLE, PixelLayout, _require_codecs, decode_dataset,
-                     decoded_photometric, native_frames)
+from .pixels import (BIG_ENDIAN, DEFLATED_FRAMES, JPEG_8_12, NATIVE, RLE, PixelLayout, _require_codecs,
+                     decode_dataset, decoded_photometric, native_frames)
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
+JPEG_XL_RECOMPRESSION = "1.2.840.10008.1.2.4.111"
 SMALL = 1 << 16                 # frames below this many bytes in total are encoded on the calling thread
 
 
@@ -52,7 +52,7 @@ class Encoder:
     """How one transfer syntax is written."""
 
     name: str
-    lossy: bool                  # always lossy (JPEG), never (lossless syntaxes); see also option-dependent
+    lossy: bool                  # the result is lossy (Lossy Image Compression "01")
     method: str                  # Lossy Image Compression Method (0028,2114) defined term
     bits: tuple[int, ...]        # Bits Stored the codec takes
     colour: str                  # "keep", "j2k" (RGB -> YBR_RCT/ICT), "jpeg" (-> YBR_FULL_422), "rgb"
@@ -95,7 +95,25 @@ def _strip_spiff(data: bytes) -> bytes:
 
 
 def _frame_encoder(syntax: str, layout: PixelLayout, options: dict[str, Any]) -> Callable[[np.ndarray], bytes]:
-    """A function: one frame ``(rows, columns[, samples])`` -> its encoded bytes."""
+    """A function: one frame ``(rows, columns[, samples])`` -> its encoded bytes. Signed samples go
+    to the codecs that only take unsigned ones (JPEG-LS, JPEG XL lossless) as their two's complement
+    in Bits Stored bits, which the decoder sign-extends back (as pydicom does for JPEG-LS)."""
+    encode = _unsigned_encoder(syntax, layout, options)
+    if not layout.signed or syntax not in UNSIGNED_ONLY:
+        return encode
+    unsigned = np.dtype(f"u{layout.dtype.itemsize}")
+    mask = unsigned.type((1 << layout.bits_stored) - 1)
+    return lambda frame: encode(frame.view(unsigned) & mask)
+
+
+#: syntaxes whose codecs take unsigned samples only (signed data goes as two's complement)
+UNSIGNED_ONLY = {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.110"}
+#: lossy syntaxes refused for signed data (two's complement would put a cliff at zero)
+NO_SIGNED = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.111",
+             "1.2.840.10008.1.2.4.112"}
+
+
+def _unsigned_encoder(syntax: str, layout: PixelLayout, options: dict[str, Any]) -> Callable[[np.ndarray], bytes]:
     codecs = _require_codecs()
     rgb = layout.samples == 3 and layout.photometric == "RGB"
     bits = layout.bits_stored
@@ -112,7 +130,7 @@ def _frame_encoder(syntax: str, layout: PixelLayout, options: dict[str, Any]) ->
         return lambda frame: _strip_spiff(codecs.jpegls_encode(frame, level=error, out=frame.nbytes * 2 + 4096))
     if syntax in ("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"):
         lossless = syntax.endswith("90")
-        psnr = 0 if lossless else float(options.get("j2k_psnr", 45))
+        psnr = 0 if lossless else float(np.ravel(options.get("j2k_psnr", 45))[0])
         return lambda frame: codecs.jpeg2k_encode(frame, level=psnr, codecformat="J2K", reversible=lossless,
                                                   mct=rgb, bitspersample=bits)
     if syntax.startswith("1.2.840.10008.1.2.4.20"):
@@ -243,7 +261,7 @@ def compress(ds, transfer_syntax_uid: str, arr: np.ndarray | None = None, *, enc
     from pydicom.dataset import FileMetaDataset
 
     syntax = str(transfer_syntax_uid)
-    if encoding_plugin or set(kwargs) - OPTIONS:
+    if encoding_plugin or set(kwargs) - OPTIONS or np.size(kwargs.get("j2k_psnr", 0)) > 1:   # pydicom's options
         from pydicom.pixels import compress as pydicom_compress
 
         return pydicom_compress(ds, syntax, arr, encoding_plugin=encoding_plugin, encapsulate_ext=encapsulate_ext,
@@ -252,8 +270,10 @@ def compress(ds, transfer_syntax_uid: str, arr: np.ndarray | None = None, *, enc
         raise ValueError(f"cannot compress to transfer syntax {syntax}: one of {', '.join(ENCODERS)}")
     encoder = ENCODERS[syntax]
     label = str(getattr(ds, "filename", None) or "<dataset>")
+    if syntax == JPEG_XL_RECOMPRESSION and arr is None and _jpeg_8_bit(ds, label):
+        return _recompress_jpeg(ds, label, encapsulate_ext, generate_instance_uid, kwargs.get("threads"))
     frames, layout = _source_frames(ds, arr, label)
-    if layout.bits_stored not in encoder.bits or encoder.name.startswith("jpeg") and layout.signed:
+    if layout.bits_stored not in encoder.bits or syntax in NO_SIGNED and layout.signed:
         raise ValueError(f"{encoder.name} cannot code {'signed ' if layout.signed else ''}"
                          f"{layout.bits_stored}-bit samples")
     frames, layout, photometric = _colour_for(encoder, frames, layout)
@@ -268,6 +288,31 @@ def compress(ds, transfer_syntax_uid: str, arr: np.ndarray | None = None, *, enc
     if encoder.lossy:
         _mark_lossy(ds, encoder, frames.nbytes, sum(map(len, encoded)))
     if generate_instance_uid:
+        _new_instance_uid(ds)
+    return ds
+
+
+def _jpeg_8_bit(ds, label: str) -> bool:
+    """Whether the Pixel Data of ``ds`` is already 8-bit JPEG (baseline or extended) frames."""
+    if "PixelData" not in ds:
+        return False
+    layout = PixelLayout.of(ds, label)
+    return layout.transfer_syntax in JPEG_8_12 and layout.bits_allocated == 8
+
+
+def _recompress_jpeg(ds, label: str, extended: bool, new_uid: bool, threads: int | None):
+    """JPEG frames transcoded losslessly into JPEG XL (4.111): the JPEG can be rebuilt bit for bit,
+    so nothing is lost again and the photometric (the JPEG's) and lossy history stay."""
+    from pydicom.encaps import generate_frames
+
+    codecs = _require_codecs()
+    layout = PixelLayout.of(ds, label)
+    jpegs = [bytes(frame) for frame in generate_frames(ds.PixelData, number_of_frames=layout.n_frames)]
+    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+        encoded = [bytes(data) for data in pool.map(codecs.jpegxl_encode_jpeg, jpegs)]
+    _store(ds, encoded, extended)
+    ds.file_meta.TransferSyntaxUID = JPEG_XL_RECOMPRESSION
+    if new_uid:
         _new_instance_uid(ds)
     return ds
 

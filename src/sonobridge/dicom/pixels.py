@@ -21,6 +21,15 @@ gigabytes), and whatever pydicom or a codec raises on damaged content becomes a
 Encoding (:func:`encode_frames`): uint8 grey ``(n, rows, cols)`` or RGB ``(n, rows, cols, 3)``
 frames as native pixel data (``"none"``) or encapsulated ``"rle"`` (pydicom's encoder),
 ``"jpeg-ls"``, ``"jpeg-xl"`` (lossless) or ``"jpeg"`` (baseline, lossy; RGB as YBR_FULL_422).
+
+pydicom 3's pixel API under the same names and signatures (pydcm's ``pydcm.pixels``):
+:func:`pixel_array` (a Dataset, path or binary file-like through the decoder above),
+:func:`unpack_bits` / :func:`pack_bits`, :func:`decode_uncompressed`, the LUT, windowing and colour
+helpers (pydicom's PS3.3 implementations: :func:`apply_rescale`, :func:`apply_modality_lut`,
+:func:`apply_voi_lut`, :func:`apply_voi`, :func:`apply_windowing`, :func:`convert_color_space`,
+:func:`apply_color_lut`, :func:`apply_presentation_lut`), :func:`as_pixel_options`,
+:func:`set_pixel_data`, and :func:`compress` / :func:`decompress` (every syntax above, frames encoded
+in parallel: :mod:`sonobridge.dicom.codecs`).
 """
 from __future__ import annotations
 
