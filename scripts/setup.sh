@@ -23,6 +23,7 @@ if [ "$mode" = test ]; then
   command -v lzop >/dev/null || apt_install lzop
   command -v ffprobe >/dev/null || apt_install ffmpeg   # real ffmpeg/ffprobe check our videos
   command -v dciodvfy >/dev/null || apt_install dicom3tools   # validates the DICOM we write
+  [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || apt_install orthanc orthanc-dicomweb   # a real PACS
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check '.[video,dicom]'

@@ -43,3 +43,20 @@ def full_capture(tmp_path, clarius_data) -> Path:
                                                f"{{ 40.00mm, 30.00dB }}\n" for i, t in enumerate(clock)))
     shutil.copy(clarius_data / "carotid_2019_metadata/carotid_imu.yml", folder / "cap_imu.yml")
     return folder
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory):
+    """A real PACS: Debian's Orthanc with its DICOMweb plugin on free loopback ports (tests/pacs.py:
+    .http_url, .dicomweb_url, .dicom_port, .aet, .add_modality(aet, host, port), .reset()); skipped
+    with the reason where it cannot start; stopped at the end of the session."""
+    from pacs import OrthancUnavailable, start_orthanc
+
+    try:
+        server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
+    except OrthancUnavailable as error:
+        pytest.skip(f"Orthanc cannot start: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -364,10 +364,15 @@ def cmd_process(args: argparse.Namespace) -> int:
     from .pipeline.report import overall
     from .pipeline.run import REPORT_HTML, REPORT_JSON, default_out_dir, process
 
+    if args.push:
+        _quiet_network(args)
     results = process(args.paths, args.out, dicom=args.dicom, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise,
-                      lock_timeout_s=args.wait, **_reader_options(args))
+                      lock_timeout_s=args.wait, push=args.push, **_reader_options(args))
     statuses = {label: overall(result) for label, result in results.items()}
+    for label, result in results.items():     # a PACS failure is the recording's, said on stderr
+        if isinstance(result.get("push"), Outcome) and result["push"].failed:
+            print(f"sonobridge: error: {label}: push: {result['push'].reason}", file=sys.stderr)
     out = Path(args.out) if args.out else default_out_dir(args.paths)
     if args.json:
         json.dump({"report": str(out / REPORT_JSON), "status": {label: s.value for label, s in statuses.items()}},
@@ -414,6 +419,157 @@ def cmd_unpack(args: argparse.Namespace) -> int:
         for path, status in results.items():
             print(f"{status:5} {path}")
     return EXIT_OK
+
+
+def _sr_points(text: str) -> list[tuple[float, float]]:
+    """``x0,y0,x1,y1[,...]`` pixel coordinates (column, row) -> points."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers x0,y0,x1,y1, got {text!r}") from None
+    if len(values) < 4 or len(values) % 2:
+        raise argparse.ArgumentTypeError(f"expected x0,y0,x1,y1 (pairs of pixel coordinates), got {text!r}")
+    return list(zip(values[::2], values[1::2]))
+
+
+def cmd_sr(args: argparse.Namespace) -> int:
+    """Write a TID 1500 length report on SOURCE (``--length``), or print the measurements of an SR."""
+    from .dicom import sr
+    from .errors import OutputExistsError
+
+    if args.length is not None:
+        if args.out is None:
+            raise UnsupportedInputError(args.path, "--length needs --out REPORT.dcm")
+        if Path(args.out).exists() and not args.overwrite:
+            raise OutputExistsError(args.out, "exists (use --overwrite to replace it)")
+        sr.write_length_report(args.path, args.length, frame=args.frame, output=args.out)
+        report = sr.read_report(args.out)
+    else:
+        report = sr.read_report(args.path)
+    if args.json:
+        json.dump(report["measurements"], sys.stdout, indent=2)
+        print()
+    else:
+        for m in report["measurements"]:
+            frames = f" frame {','.join(map(str, m['ref_frames']))}" if m.get("ref_frames") else ""
+            print(f"{m.get('tracking_id')}: {m['concept_meaning']} {m['value']:.3f} {m['unit_code']}{frames}")
+    return EXIT_OK
+
+
+def _label_array(path: Path):
+    """The per-frame labels of MASK: a .npy array, a NIfTI volume or a label video (one grey
+    frame per source frame, read with :class:`sonobridge.VideoReader`)."""
+    from .dicom import seg
+
+    if path.suffix.lower() in (".mp4", ".mkv", ".mov", ".avi"):
+        from . import VideoReader
+
+        reader = VideoReader(path)
+        return reader[0:len(reader)]
+    return seg.load_labelmap(path)
+
+
+def cmd_seg(args: argparse.Namespace) -> int:
+    from .dicom import seg
+    from .errors import OutputExistsError
+
+    out, mask = Path(args.out), Path(args.mask)
+    if out.exists() and not args.overwrite:
+        raise OutputExistsError(out, "exists (use --overwrite)")
+    labels = _label_array(mask)
+    segments = seg.segments_for(labels, args.label or None, mask)
+    seg.write_seg(args.source, labels, segments, output=out)
+    print(out)
+    return EXIT_OK
+
+
+def _quiet_network(args: argparse.Namespace) -> None:
+    """pynetdicom logs each failed connection as an ERROR; the command reports the failure itself
+    (one line), so its log shows only with --verbose."""
+    if not args.verbose:
+        logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
+
+
+def _pacs(args: argparse.Namespace):
+    """The PACS of ``args.url`` (:func:`sonobridge.pipeline.push.endpoint`)."""
+    from .pipeline.push import endpoint
+
+    _quiet_network(args)
+
+    return endpoint(args.url, timeout_s=args.timeout, auth=getattr(args, "auth", "") or "",
+                    move_aet=getattr(args, "move_aet", "") or "", move_port=getattr(args, "move_port", 0) or 0)
+
+
+def cmd_pacs(args: argparse.Namespace) -> int:
+    """``pacs echo URL`` (exit 0: it answers) / ``pacs find URL`` (the matches; exit 0 even for none)."""
+    target = _pacs(args)
+    if args.action == "echo":
+        target.echo()
+        answer: Any = {"url": args.url, "status": "ok"}
+        text = [f"{args.url}: ok"]
+    else:
+        answer = target.find(args.level, study=args.study or "", patient=args.patient or "")
+        text = ["  ".join(f"{key}={value}" for key, value in row.items()) for row in answer]
+    if args.json:
+        json.dump(answer, sys.stdout, indent=2)
+        print()
+    elif text:
+        print("\n".join(text))
+    return EXIT_OK
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Fetch a study (or a patient's studies) into ``--out``; re-running fetches only what is missing."""
+    from .pipeline.push import pull
+
+    if args.move_aet and not args.move_port:
+        print("sonobridge pull: error: --move-aet needs --move-port (where the PACS sends to)", file=sys.stderr)
+        return EXIT_USAGE
+    summary = pull(_pacs(args), args.out, study=args.study or "", patient=args.patient or "")
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        print()
+    else:
+        for uid, study in summary["studies"].items():
+            print(f"{study['folder']}: {study['instances']} instance(s), {study['fetched']} fetched now")
+    return EXIT_OK
+
+
+def _add_pacs_commands(commands, common: argparse.ArgumentParser) -> None:
+    """The ``pacs`` and ``pull`` commands."""
+    url_help = "dicom://AET@host:port (DIMSE) or http(s)://host[:port]/dicom-web (DICOMweb)"
+    network = argparse.ArgumentParser(add_help=False)
+    network.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                         help="per network operation (default 30); failures are retried 3 times")
+    network.add_argument("--auth", help="DICOMweb Authorization header value (\"Bearer ...\", \"Basic ...\")")
+    network.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    pacs = commands.add_parser("pacs", parents=[common, network], help="check a PACS: echo, find",
+                               description="echo: does the PACS answer (C-ECHO, or a QIDO-RS query)? find: its "
+                                           "patients, studies, series or instances (C-FIND or QIDO-RS). Exit 0 "
+                                           "on an answer (also with no matches), 1 when it cannot be reached or "
+                                           "fails, 2 on a usage error.")
+    pacs.add_argument("action", choices=["echo", "find"])
+    pacs.add_argument("url", metavar="URL", help=url_help)
+    pacs.add_argument("--level", default="STUDY", type=str.upper, choices=["PATIENT", "STUDY", "SERIES", "IMAGE"],
+                      help="find: query level (default STUDY)")
+    pacs.add_argument("--study", metavar="UID", help="find: only this StudyInstanceUID")
+    pacs.add_argument("--patient", metavar="ID", help="find: only this PatientID")
+    pacs.set_defaults(handler=cmd_pacs)
+    pull = commands.add_parser("pull", parents=[common, network], help="fetch a study from a PACS into a folder",
+                               description="Fetch every instance of a study (or of each study of a patient) "
+                                           "into OUT/<StudyInstanceUID>/<SOPInstanceUID>.dcm: WADO-RS, or C-GET "
+                                           "(C-MOVE with --move-aet). Files are written whole or not at all; "
+                                           "a re-run fetches only what is missing. The folder is ready for "
+                                           "`sonobridge process`.")
+    pull.add_argument("url", metavar="URL", help=url_help)
+    which = pull.add_mutually_exclusive_group(required=True)
+    which.add_argument("--study", metavar="UID", help="StudyInstanceUID")
+    which.add_argument("--patient", metavar="ID", help="PatientID: every study of the patient")
+    pull.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    pull.add_argument("--move-aet", metavar="AET", help="DIMSE: C-MOVE to this AE title (the PACS must know it "
+                                                        "as this host and --move-port) instead of C-GET")
+    pull.add_argument("--move-port", type=int, default=0, metavar="PORT", help="port to receive C-MOVE on")
+    pull.set_defaults(handler=cmd_pull)
 
 
 def _positive_float(text: str) -> float:
@@ -558,8 +714,12 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                          help="wait up to this long for another run on the same --out folder (default: exit)")
     process.add_argument("--anonymise", action="store_true", help=ANONYMISE_HELP)
+    process.add_argument("--push", metavar="URL",
+                         help="send every DICOM output to this PACS (implies --dicom): dicom://AET@host:port "
+                              "(C-STORE) or http(s)://host/dicom-web (STOW-RS); instances it holds are not sent again")
     _add_reader_options(process)
     process.set_defaults(handler=cmd_process)
+    _add_pacs_commands(commands, common)
 
     validate = commands.add_parser("validate", parents=[common], help="check zea-format HDF5 files",
                                    description="Check each file against the zea data format "
@@ -569,6 +729,20 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="machine-readable findings on stdout")
     validate.set_defaults(handler=cmd_validate)
 
+    report = commands.add_parser("sr", parents=[common], help="write or read a TID 1500 measurement report",
+                                 description="With --length: measure a length drawn on the DICOM image PATH "
+                                             "(pixels; mm from its ultrasound region calibration) and write "
+                                             "a TID 1500 Structured Report to --out. Without: print the "
+                                             "measurements of the SR at PATH.")
+    report.add_argument("path", metavar="PATH", help="DICOM image (with --length) or SR")
+    report.add_argument("--length", type=_sr_points, metavar="X0,Y0,X1,Y1",
+                        help="polyline in pixel coordinates (column,row pairs)")
+    report.add_argument("--frame", type=int, help="1-based frame of a multi-frame image (default 1)")
+    report.add_argument("--out", help="the SR file to write")
+    report.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    report.add_argument("--json", action="store_true", help="the measurements as JSON on stdout")
+    report.set_defaults(handler=cmd_sr)
+
     unpack = commands.add_parser("unpack", parents=[common], help="unpack a Clarius package, decompressing .lzo",
                                  description="Write the files of the Clarius captures at PATH into "
                                              "OUT_DIR, .raw.lzo decompressed to .raw.")
@@ -577,6 +751,19 @@ def build_parser() -> argparse.ArgumentParser:
     unpack.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     unpack.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     unpack.set_defaults(handler=cmd_unpack)
+
+    segment = commands.add_parser("seg", parents=[common], help="a DICOM Segmentation of a DICOM sonobridge wrote",
+                                  description="Write the labels of MASK (.npy, .nii/.nii.gz or a per-frame "
+                                              "label video .mp4; one plane per frame of SOURCE) as a DICOM "
+                                              "Segmentation referencing SOURCE frame by frame. Each distinct "
+                                              "non-zero value is one segment, in ascending order.")
+    segment.add_argument("source", metavar="SOURCE", help="the DICOM image (ultrasound multi-frame included)")
+    segment.add_argument("mask", metavar="MASK", help=".npy, .nii, .nii.gz or .mp4 labels")
+    segment.add_argument("--out", required=True, help="the SEG file to write")
+    segment.add_argument("--label", action="append", metavar="NAME",
+                         help="segment name, once per label value in ascending order")
+    segment.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    segment.set_defaults(handler=cmd_seg)
     return parser
 
 

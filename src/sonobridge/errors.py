@@ -100,3 +100,13 @@ class OutputError(SonobridgeError):
 
 class DiskFullError(OutputError):
     """Not enough free space for an output: found before writing, or when the disk filled up."""
+
+
+class NetworkError(SonobridgeError):
+    """A DICOM network peer (DICOMweb server, DIMSE AE) cannot be reached, refuses a request or
+    answers something unusable; ``path`` is the URL or address, the message says what happened;
+    ``status`` is the peer's status (HTTP status code, DIMSE status) where it gave one."""
+
+    def __init__(self, path: str | os.PathLike | None, problem: str, status: int | None = None):
+        self.status = status
+        super().__init__(path, problem)

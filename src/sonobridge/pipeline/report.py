@@ -11,7 +11,7 @@ from ..core.outcome import Status, outcome
 
 THUMBNAIL_WIDTH = 160
 #: result keys whose values are outcomes (one, or ``{output: outcome}``); "qc" holds findings
-OUTCOME_KEYS = ("discover", "run", "ingest", "video", "dicom")
+OUTCOME_KEYS = ("discover", "run", "ingest", "video", "dicom", "push")
 
 
 def overall(result: dict[str, Any]) -> Status:

@@ -142,7 +142,7 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
             overwrite: bool = False, stage_limits: dict[str, int] | None = None, progress: bool = True,
             progress_callback: Callable[[int, int, str, str], None] | None = None,
             cancel_check: Callable[[], bool] | None = None, lock_timeout_s: float = 0.0, anonymise: bool = False,
-            **reader_options: Any) -> dict[str, dict[str, Any]]:
+            push: str | None = None, **reader_options: Any) -> dict[str, dict[str, Any]]:
     """Bring every recording at ``sources`` to the same state in ``out_dir`` (default: a
     ``sonobridge-out`` folder beside the first source): zea HDF5, videos with indexes, QC
     (and DICOM with ``dicom=True``). Returns ``{recording: {stage: status}}`` and writes
@@ -156,7 +156,10 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     :class:`OutputLockedError` naming the folder and the holder's pid. ``anonymise``: every output
     without identity (:mod:`sonobridge.core.anonymise`, DICOM PS3.15 basic profile), named by a
     pseudonym of its source (keyed hash; the key is ``SONOBRIDGE_ANONYMISE_KEY`` or kept in
-    ``<out>/.sonobridge-anonymise.key``, so re-runs match), the report listing pseudonyms only."""
+    ``<out>/.sonobridge-anonymise.key``, so re-runs match), the report listing pseudonyms only.
+    ``push``: a PACS URL (``dicom://AET@host:port`` or ``http(s)://host/dicom-web``; implies
+    ``dicom=True``): each recording's DICOM output is sent unless the PACS already holds it
+    (:func:`sonobridge.pipeline.push.push_files`), reported as the recording's ``"push"`` outcome."""
     sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     out = Path(out_dir) if out_dir is not None else default_out_dir(sources)
     out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +167,7 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
         return _process_locked(sources, out, dicom=dicom, workers=workers, executor=executor, scheduler=scheduler,
                                overwrite=overwrite, stage_limits=stage_limits, progress=progress,
                                progress_callback=progress_callback, cancel_check=cancel_check,
-                               reader_options=reader_options, anonymise=anonymise)
+                               reader_options=reader_options, anonymise=anonymise, push=push)
 
 
 def default_out_dir(sources: Iterable[str | os.PathLike] | str | os.PathLike) -> Path:
@@ -273,10 +276,10 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
                     overwrite: bool, stage_limits: dict[str, int] | None, progress: bool,
                     progress_callback: Callable[[int, int, str, str], None] | None,
                     cancel_check: Callable[[], bool] | None, reader_options: dict[str, Any],
-                    anonymise: bool = False) -> dict[str, dict[str, Any]]:
+                    anonymise: bool = False, push: str | None = None) -> dict[str, dict[str, Any]]:
     from tqdm.auto import tqdm
 
-    stages = ("ingest", "video", "qc") + (("dicom",) if dicom else ())
+    stages = ("ingest", "video", "qc") + (("dicom",) if dicom or push else ())
     started = time.perf_counter()
     _remove_partials(out)
     items, problems = discover(sources, **reader_options)
@@ -322,10 +325,34 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
         if client is None:
             pool.shutdown(wait=True, cancel_futures=True)
     _remove_partials(out)               # e.g. left by a worker that was killed mid-write and retried
+    _push_step(results, items, out, push)
     if anonymise:
         results = pseudonymous_results(results, {item.label: item.stem for item in items}, secret, (out,))
     write_report(out, results, time.perf_counter() - started)
     return results
+
+
+def _push_step(results: dict[str, dict[str, Any]], items: list[Item], out: Path, push: str | None) -> None:
+    """Send every recording's ``dicom`` output to the PACS at ``push`` (its ``"push"`` outcome);
+    without ``push``, drop the ``"push"`` outcomes carried over from an earlier run."""
+    if not push:
+        for result in results.values():
+            result.pop("push", None)
+        return
+    from .push import endpoint, push_files
+
+    try:
+        target, problem = endpoint(push), None
+    except SonobridgeError as error:
+        target, problem = None, str(error)
+    suffix = stage_spec("dicom").write_suffix
+    for item in items:
+        result = results.get(item.label, {})
+        done = outcome(result.get("dicom"))
+        if done is None or not done.ok:
+            continue
+        result["push"] = Outcome.error(problem) if target is None \
+            else push_files(target, [out / f"{item.stem}{suffix}"])
 
 
 def _inside(item: Item, folder: Path) -> bool:
