@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import CINE, dciodvfy_errors, moving_frames
+from support import CINE, DICOM, dciodvfy_errors, moving_frames
 
 pytest.importorskip("highdicom")
 
@@ -72,6 +72,19 @@ def test_pseudo_colour_and_bytes_output(cine, tmp_path):
     assert content["kind"] == "PSEUDO_COLOR" and content["annotations"] == ANNOTATIONS
     assert content["windows"][0]["window_width"] == 200
     assert pr.read_pr(cine) is None
+
+
+@pytest.mark.parametrize("kind", ["GSPS", "PSEUDO_COLOR"])
+def test_single_frame_source_with_window(tmp_path, kind):
+    from sonobridge.dicom import pr
+
+    ramp = list(range(0, 65536, 4096))
+    out = tmp_path / "ps.dcm"
+    pr.write_pr([DICOM / "pydicom" / "MR_small.dcm"], kind=kind, window={"window_center": 600, "window_width": 1200},
+                palette={"red": ramp, "green": ramp, "blue": ramp[::-1]} if kind == "PSEUDO_COLOR" else None,
+                output=out)
+    assert dciodvfy_errors(out) == []
+    assert pr.read_pr(out)["windows"][0]["window_center"] == 600
 
 
 def test_colour_presentation_state_on_a_colour_ultrasound_cine(tmp_path):

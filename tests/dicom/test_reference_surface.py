@@ -183,6 +183,8 @@ def _problem(entry: Documented) -> str | None:
         return None if inspect.ismodule(obj) else f"{entry.name} is not a module"
     if entry.kind == "type":
         return None if isinstance(obj, type) or callable(obj) else f"{entry.name} is not a type"
+    if isinstance(obj, property):               # documented as "property" (Association.local ...)
+        return None
     if not callable(obj):
         return f"{entry.id} is not callable"
     if entry.parameters is None:

@@ -33,6 +33,7 @@ def test_sc_derived_from_an_ultrasound_cine(tmp_path):
 
     from sonobridge.dicom import sc
     from sonobridge.dicom.uid import generate_uid
+    from sonobridge.errors import SonobridgeError
     from sonobridge.formats.dicom import export_dicom
 
     us = pydicom.dcmread(export_dicom(image_stream(moving_frames(3, 32, 24)), tmp_path / "us.dcm"))
@@ -40,10 +41,17 @@ def test_sc_derived_from_an_ultrasound_cine(tmp_path):
                                      bits_allocated=8, coordinate_system="PATIENT", series_instance_uid=generate_uid(),
                                      series_number=3, sop_instance_uid=generate_uid(), instance_number=1,
                                      manufacturer="sonobridge")
+    sc.derived_from(ds, us, [1], "frame 1 of the cine with the ML contour burnt in")
     out = tmp_path / "sc_from_us.dcm"
     ds.save_as(out, enforce_file_format=True)
     assert dciodvfy_errors(out) == []
-    assert ds.StudyInstanceUID == us.StudyInstanceUID
+    back = pydicom.dcmread(out)
+    assert back.StudyInstanceUID == us.StudyInstanceUID and back.PatientID == us.PatientID
+    assert back.SourceImageSequence[0].ReferencedSOPInstanceUID == us.SOPInstanceUID
+    assert back.SourceImageSequence[0].ReferencedFrameNumber == 1
+    np.testing.assert_array_equal(back.pixel_array, us.pixel_array[0])
+    with pytest.raises(SonobridgeError):
+        sc.derived_from(ds, us, [4])
 
 
 @pytest.mark.parametrize("array", [GREY.astype(np.float32), np.zeros((0, 4), np.uint8), np.zeros((2, 3, 4, 5), np.uint8)])

@@ -61,6 +61,7 @@ def test_highdicom_refuses_the_us_source_ours_writes_a_valid_seg(us_cine, tmp_pa
     assert [s["label"] for s in meta["segments"]] == ["plaque", "lumen"]
     assert meta["segments"][1]["type"] == ("59820001", "SCT", "Blood vessel")
     assert meta["segments"][1]["algorithm_type"] == "AUTOMATIC" and meta["segments"][1]["algorithm_name"] == "unet"
+    assert meta["segments"][0]["rgb"] == (255, 0, 0) and "affine" not in meta    # no plane geometry in US
 
     theirs = hd.seg.segread(out)
     pixels = theirs.get_pixels_by_source_frame(source.SOPInstanceUID, list(range(1, FRAMES + 1)),
@@ -115,6 +116,8 @@ def test_highdicom_style_constructor(us_cine, tmp_path):
     ds = seg.Segmentation([pydicom.dcmread(us_cine)], masks, "BINARY", descriptions, hd.UID(), 7, hd.UID(), 3,
                           "lab", content_label="PLAQUE")
     assert ds.SeriesNumber == 7 and ds.ContentLabel == "PLAQUE"
+    family = ds.SegmentSequence[0].SegmentationAlgorithmIdentificationSequence[0].AlgorithmFamilyCodeSequence[0]
+    assert (family.CodeValue, family.CodeMeaning) == ("123110", "Artificial Intelligence")     # CID 7162
     out = tmp_path / "compat.dcm"
     ds.save_as(out, enforce_file_format=True)
     assert dciodvfy_errors(out) == []
@@ -163,3 +166,28 @@ def test_sources_with_plane_geometry_use_highdicom():
     assert np.array_equal(ours, labels)
     ds = pydicom.dcmread(pydicom.filebase.DicomBytesIO(data))
     assert "PlanePositionSequence" in ds.PerFrameFunctionalGroupsSequence[0]       # highdicom placed it
+    _, meta = seg.read_seg(data)
+    corner = meta["affine"] @ np.array([0, 0, 0, 1.0])
+    assert np.allclose(corner[:3], [float(v) for v in source.ImagePositionPatient])
+    assert meta["pixel_spacing"] == [float(v) for v in source.PixelSpacing]
+
+
+def test_damaged_seg_is_the_packages_error(us_cine):
+    data = seg.write_seg(us_cine, labelmap(), SEGMENTS)
+    with pytest.raises(FormatError):
+        seg.read_seg(data[:-200])
+
+
+def test_single_frame_palette_ultrasound(tmp_path):
+    from support import PALETTE
+
+    source = pydicom.dcmread(PALETTE, stop_before_pixels=True)
+    labels = np.zeros((source.Rows, source.Columns), np.uint8)
+    labels[100:150, 200:260] = 1
+    out = tmp_path / "single.dcm"
+    seg.write_seg(PALETTE, labels, [{"label": "fetus", "labelID": 1}], output=out)
+    assert dciodvfy_errors(out) == []
+    ours, meta = seg.read_seg(out)
+    assert np.array_equal(ours, labels[None]) and meta["source_frames"] == [(source.SOPInstanceUID, 1)]
+    theirs = hd.seg.segread(out).get_pixels_by_source_instance([source.SOPInstanceUID], combine_segments=True)
+    assert np.array_equal(np.squeeze(theirs), labels)

@@ -18,6 +18,10 @@ Small stable API, used by :mod:`.seg` and :mod:`.paramap` (and free for the othe
 * :func:`derivation_item` -- the Derivation Image functional group item for one source frame.
 * :func:`common_instance_reference` -- the Common Instance Reference module.
 * :func:`finish` -- the dataset as Part-10 bytes, or written atomically to ``output``.
+* :func:`code_item` -- a code sequence item from ``(value, scheme, meaning)``; :func:`label_of` --
+  the path to name in error messages.
+* :func:`image_plane` / :func:`add_plane_geometry` -- for IODs that require plane geometry (the
+  Parametric Map): the probe's image plane as a new Frame of Reference, spacing from the US region.
 
 Imports pydicom / numpy on use only.
 """
@@ -29,7 +33,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import FormatError, SonobridgeError
+from ..errors import FormatError
 
 #: Purpose of Reference of a source frame (DCM 121322) and derivation codes
 SOURCE_PURPOSE = ("121322", "DCM", "Source image for image processing operation")
@@ -225,12 +229,6 @@ def finish(ds: Any, output: str | os.PathLike | None) -> bytes | None:
 
     write_bytes_atomic(output, data)
     return None
-
-
-def require(condition: bool, label: str | None, problem: str, kind: type[SonobridgeError] = FormatError) -> None:
-    """Raise ``kind(label, problem)`` unless ``condition``."""
-    if not condition:
-        raise kind(label, problem)
 
 
 def image_plane(source: Any) -> tuple[tuple[float, float], list[float], list[float], bool]:

@@ -20,8 +20,8 @@ off, a client certificate). HTTPS verifies the server's certificate by default (
 is honoured).
 
 Multipart answers are parsed as they arrive: :func:`iter_study` / :func:`iter_series` hold one
-instance at a time (the memory peak is about twice the largest instance, whatever the study's
-size). Every failure is a :class:`~sonobridge.errors.NetworkError` naming the URL (``.status`` is the
+instance at a time (the memory peak is about twice the largest instance plus two chunks of
+``Transport.chunk_size``, whatever the study's size). Every failure is a :class:`~sonobridge.errors.NetworkError` naming the URL (``.status`` is the
 HTTP status where the server answered), never a raw :mod:`requests` exception.
 """
 from __future__ import annotations
@@ -319,8 +319,8 @@ def _boundary(content_type: str) -> bytes | None:
 
 
 class _MultipartReader:
-    """Incremental multipart/related parser: :meth:`feed` bytes, get completed parts (headers,
-    body). Holds at most one part plus one chunk. Uses a part's Content-Length when it has one
+    """Incremental multipart/related parser: :meth:`add` bytes, then take the completed parts
+    (headers, body) from :meth:`parts`. Holds at most one part plus one chunk. Uses a part's Content-Length when it has one
     (no scan of the body), else looks for the next delimiter."""
 
     def __init__(self, boundary: bytes, url: str):
@@ -332,8 +332,11 @@ class _MultipartReader:
         self.headers: dict[str, str] = {}
         self.scanned = 0
 
-    def feed(self, chunk: bytes) -> Iterator[tuple[dict[str, str], bytes]]:
+    def add(self, chunk: bytes) -> None:
         self.buffer += chunk
+
+    def parts(self) -> Iterator[tuple[dict[str, str], bytes]]:
+        """The parts completed by the bytes added so far."""
         while True:
             if self.state == "preamble" and not self._delimiter():
                 return
@@ -344,6 +347,7 @@ class _MultipartReader:
                 if part is None:
                     return
                 yield self.headers, part
+                part = None                           # not kept while the next part arrives
             if self.state == "done":
                 return
 
@@ -402,7 +406,8 @@ class _MultipartReader:
         return self._take(at)
 
     def _take(self, size: int) -> bytes:
-        part = bytes(self.buffer[:size])
+        with memoryview(self.buffer) as view:
+            part = bytes(view[:size])                 # one copy
         self.buffer = self.buffer[size + 2:]          # a new, small buffer (a trimmed one keeps its memory)
         self.state = "preamble"
         return part
@@ -427,7 +432,9 @@ def _parts(answer: requests.Response, url: str) -> Iterator[tuple[dict[str, str]
             return
         reader = _MultipartReader(boundary, url)
         for chunk in answer.iter_content(_settings().chunk_size):
-            yield from reader.feed(chunk)
+            reader.add(chunk)
+            chunk = None                              # the reader has it
+            yield from reader.parts()
         reader.close()
     except requests.RequestException as error:
         raise NetworkError(url, f"the answer broke off: {type(error).__name__}: {_reason(error)}") from None
@@ -461,8 +468,10 @@ def _get_negotiated(url: str, what: str, *, auth: Any, media_type: str, transfer
 
 def _instances(url: str, what: str, auth: Any, transfer_syntax: str) -> Iterator[bytes]:
     answer = _get_negotiated(url, what, auth=auth, media_type="application/dicom", transfer_syntax=transfer_syntax)
-    for _headers_of_part, body in _parts(answer, url):
+    for part in _parts(answer, url):
+        body, part = part[1], None
         yield body
+        body = None                                   # not kept while the next instance arrives
 
 
 # ------------------------------------------------------------------ QIDO-RS
@@ -568,7 +577,7 @@ def retrieve_instance(server, study_uid, series_uid, instance_uid, *, base_path=
 
 def iter_study(server, study_uid, *, base_path="", transfer_syntax="", auth="") -> Iterator[bytes]:
     """WADO-RS: yield each Part-10 instance of a study as bytes, parsed from the answer as it
-    arrives (memory: about twice the largest instance). ``transfer_syntax`` as :func:`retrieve_study`."""
+    arrives (memory: about twice the largest instance plus two ``Transport.chunk_size`` chunks). ``transfer_syntax`` as :func:`retrieve_study`."""
     _require(study_uid=study_uid)
     url = _path(_root(server, base_path), ("studies", study_uid))
     yield from _instances(url, "WADO-RS study retrieve", auth, transfer_syntax)

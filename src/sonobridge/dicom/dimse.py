@@ -100,7 +100,9 @@ def _is_storage(uid: str) -> bool:
 
 
 def _tls_context(settings: dict[str, Any], server_side: bool) -> ssl.SSLContext:
-    """An ``ssl.SSLContext`` from :attr:`AE.tls` settings (unknown keys are refused)."""
+    """An ``ssl.SSLContext`` from :attr:`AE.tls` settings (unknown keys are refused). ``verify_peer``
+    (default True): a client checks the server's certificate against ``ca_file`` (and its name
+    against ``server_name`` when given); a server asks clients for certificates."""
     unknown = set(settings) - TLS_KEYS
     if unknown:
         raise ValueError(f"unknown ae.tls settings {sorted(unknown)}; known: {sorted(TLS_KEYS)}")
@@ -229,7 +231,7 @@ class AE(pynetdicom.ae.ApplicationEntity):
         bound += [h for h in self._ae_handlers if h[0] == evt.EVT_C_STORE]
         tls_args = getattr(getattr(origin.dul, "socket", None), "tls_args", None)
         one_shot = super().associate(peer.address, peer.port, contexts=contexts, ae_title=peer.ae_title,
-                                     ext_neg=roles, tls_args=tls_args, evt_handlers=_unique(bound)[:1])
+                                     ext_neg=roles, tls_args=tls_args, evt_handlers=bound[:1])   # the association's own first
         if not one_shot.is_established:
             raise DimseError(f"{peer.address}:{peer.port}", "the peer refused the C-GET association")
         try:
@@ -270,14 +272,6 @@ class AE(pynetdicom.ae.ApplicationEntity):
 
 #: pynetdicom's long name
 ApplicationEntity = AE
-
-
-def _unique(handlers: list) -> list:
-    out = []
-    for handler in handlers:
-        if not any(handler[:2] == other[:2] for other in out):
-            out.append(handler)
-    return out
 
 
 # ---- one-call helpers (sonobridge's, beyond the pynetdicom surface) ----------------------------------------

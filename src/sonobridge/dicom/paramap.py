@@ -202,14 +202,15 @@ def _write_highdicom(sources: Sequence[Any], stored: np.ndarray, mapping: Any, *
     from pydicom import dcmread
 
     full = [dcmread(s.filename) if getattr(s, "filename", None) else s for s in sources]
-    center, width = window if window is not None else (float(stored.mean()), float(np.ptp(stored)) or 1.0)
+    center, width = window if window is not None else (0.0, 1.0)
     try:
         return hd.pm.ParametricMap(
             full, stored, identity["series_instance_uid"] or hd.UID(), identity["series_number"],
             identity["sop_instance_uid"] or hd.UID(), identity["instance_number"],
             identity["manufacturer"] or derived.MANUFACTURER, identity["manufacturer_model_name"] or derived.MANUFACTURER,
             identity["software_versions"] or "1", identity["device_serial_number"] or "0",
-            (description.get("recognizable") or "NO") == "YES", [mapping], center, width,
+            (description.get("recognizable") or "NO") == "YES", [mapping], None, None,
+            voi_lut_transformations=[hd.VOILUTTransformation(window_center=center, window_width=max(width, 1.0))],
             content_label=description.get("content_label"), content_description=description.get("content_description"),
             content_creator_name=description.get("content_creator_name"))
     except (ValueError, TypeError) as error:

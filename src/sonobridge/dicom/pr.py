@@ -4,9 +4,9 @@ presentation states over highdicom.
 A presentation state records how referenced images are displayed: window/level, presentation LUT
 shape, rotation/flip, displayed area, and text/graphic annotations on named layers (in pixel
 coordinates of the referenced image). highdicom refuses ultrasound multi-frame images (it looks for
-the functional groups of enhanced objects to find their modality LUT); the classes here give it the
-identity modality LUT such images have, so a presentation state can reference a sonobridge cine frame
-by frame.
+the functional groups of enhanced objects to find their modality LUT and window); the classes here give
+it the modality LUT and window such images have, so a presentation state can reference a sonobridge
+cine frame by frame.
 
 This module also holds the small helpers the other derived-object writers share (:func:`require_highdicom`,
 :func:`emit`, :func:`building`).
@@ -109,31 +109,31 @@ def _classic_multiframe_defaults(referenced_images: Sequence[Any], kwargs: dict[
                                                                                 window_width=width)]
 
 
-def _voi_view(image: Any, voi: Any) -> Any:
-    """A header copy of the classic multi-frame ``image`` whose shared functional groups carry the
-    window of ``voi`` (a SoftcopyVOILUTTransformation): highdicom's pseudo-colour presentation state
-    takes the window from there (its explicit-window path is broken in highdicom 0.28)."""
+def _window_view(image: Any, voi: Any) -> Any:
+    """A header copy of ``image`` carrying the window of ``voi`` (a SoftcopyVOILUTTransformation) where
+    highdicom looks for an image's own window: in the shared functional groups of a multi-frame image,
+    else in Window Center / Width. highdicom's pseudo-colour presentation state takes the window from
+    there (its path for an explicit window is broken in highdicom 0.28)."""
     import copy
 
     from pydicom.dataset import Dataset
 
     view = copy.copy(image)
-    window = Dataset()
-    window.WindowCenter, window.WindowWidth = voi.WindowCenter, voi.WindowWidth
-    shared = Dataset()
-    shared.FrameVOILUTSequence = [window]
-    view.SharedFunctionalGroupsSequence = [shared]
-    view.PerFrameFunctionalGroupsSequence = []
+    if int(image.get("NumberOfFrames", 1) or 1) > 1:
+        window = Dataset()
+        window.WindowCenter, window.WindowWidth = voi.WindowCenter, voi.WindowWidth
+        shared = Dataset()
+        shared.FrameVOILUTSequence = [window]
+        view.SharedFunctionalGroupsSequence = [shared]
+        view.PerFrameFunctionalGroupsSequence = []
+    else:
+        view.WindowCenter, view.WindowWidth = voi.WindowCenter, voi.WindowWidth
     return view
-
-
-def _pr_module():
-    return require_highdicom().pr
 
 
 # ---------------------------------------------------------------- highdicom-compatible classes
 def _make_class(name: str, palette: bool):
-    base = getattr(_pr_module(), name)
+    base = getattr(require_highdicom().pr, name)
 
     def __init__(self, referenced_images, series_instance_uid, series_number, sop_instance_uid, instance_number,
                  manufacturer, manufacturer_model_name, software_versions, device_serial_number, content_label,
@@ -141,10 +141,9 @@ def _make_class(name: str, palette: bool):
         referenced_images = list(referenced_images)
         if name != "ColorSoftcopyPresentationState":
             _classic_multiframe_defaults(referenced_images, kwargs, voi=True)
-        if palette and len(referenced_images) == 1 and is_classic_multiframe(referenced_images[0]):
-            voi = kwargs.pop("voi_lut_transformations", None)
-            if voi:
-                referenced_images = [_voi_view(referenced_images[0], voi[0])]
+        if palette and kwargs.get("voi_lut_transformations"):
+            voi = kwargs.pop("voi_lut_transformations")[0]
+            referenced_images = [_window_view(image, voi) for image in referenced_images]
         positional = [referenced_images, series_instance_uid, series_number, sop_instance_uid, instance_number,
                       manufacturer, manufacturer_model_name, software_versions, device_serial_number]
         if palette:

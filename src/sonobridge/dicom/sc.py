@@ -160,4 +160,48 @@ def write_sc(pixel_array, photometric_interpretation="MONOCHROME2", *, bits_stor
     return ds
 
 
-__all__ = ["write_sc", "SCImage"]
+def derived_from(ds: Any, source: Any, frame_numbers: list[int] | None = None, description: str = "") -> Any:
+    """Record in the capture ``ds`` that it was derived from ``source`` (frames ``frame_numbers``,
+    1-based, of a multi-frame source such as an ultrasound cine): Image Type DERIVED, a Source Image
+    Sequence item (purpose: source image for image processing), Derivation Description.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+        A secondary capture (:func:`write_sc`, :class:`SCImage`), changed in place and returned.
+    source : path, bytes or pydicom Dataset
+        The source image.
+    frame_numbers : list of int, optional
+        The source frames used (default: the whole image).
+    description : str
+        Derivation Description (what was done), at most 1024 characters.
+
+    Raises
+    ------
+    SonobridgeError
+        A frame number outside the source's frames.
+    """
+    from pydicom.dataset import Dataset
+
+    from .io import open_dataset
+
+    image, label = open_dataset(source, stop_before_pixels=True)
+    frames = int(image.get("NumberOfFrames", 1) or 1)
+    if frame_numbers is not None and not all(1 <= int(f) <= frames for f in frame_numbers):
+        raise SonobridgeError(label, f"frame numbers {list(frame_numbers)} outside the source's 1..{frames}")
+    item = Dataset()
+    item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = image.SOPClassUID, image.SOPInstanceUID
+    if frame_numbers is not None:
+        item.ReferencedFrameNumber = [int(f) for f in frame_numbers]
+    purpose = Dataset()
+    purpose.CodeValue, purpose.CodingSchemeDesignator = "121322", "DCM"
+    purpose.CodeMeaning = "Source image for image processing operation"
+    item.PurposeOfReferenceCodeSequence = [purpose]
+    ds.SourceImageSequence = [item]
+    ds.ImageType = ["DERIVED", "SECONDARY"]
+    if description:
+        ds.DerivationDescription = description[:1024]
+    return ds
+
+
+__all__ = ["write_sc", "SCImage", "derived_from"]

@@ -90,10 +90,10 @@ def SegmentDescription(segment_number: int, segment_label: str, segmented_proper
 def AlgorithmIdentificationSequence(name: str, family: Any = None, version: str = "1",
                                     source: str | None = None, parameters: dict[str, str] | None = None) -> Any:
     """highdicom-compatible: identifies the algorithm that produced a segment. ``family`` defaults
-    to Artificial Intelligence (DCM 113037-family code of CID 7162); returns a
+    to Artificial Intelligence (DCM 123110, CID 7162); returns a
     :class:`highdicom.AlgorithmIdentificationSequence`."""
     hd = _highdicom()
-    family = _concept(family) if family is not None else hd.sr.CodedConcept("123109", "DCM", "Artificial Intelligence")
+    family = _concept(family) if family is not None else hd.sr.CodedConcept("123110", "DCM", "Artificial Intelligence")
     return hd.AlgorithmIdentificationSequence(str(name), family, str(version), source=source, parameters=parameters)
 
 
@@ -155,6 +155,20 @@ def _rgb_to_dicom_lab(rgb: Sequence[int]) -> tuple[int, int, int]:
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
     lab = 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
     return (round(lab[0] * 65535 / 100), round((lab[1] + 128) * 65535 / 255), round((lab[2] + 128) * 65535 / 255))
+
+
+def _dicom_lab_to_rgb(lab: Sequence[int]) -> tuple[int, int, int]:
+    """DICOM-scaled CIELab (0..65535, D65) -> sRGB (0..255): the inverse of :func:`_rgb_to_dicom_lab`."""
+    lightness = float(lab[0]) * 100 / 65535
+    a, b = float(lab[1]) * 255 / 65535 - 128, float(lab[2]) * 255 / 65535 - 128
+    fy = (lightness + 16) / 116
+    f = np.array([fy + a / 500, fy, fy - b / 200])
+    xyz = np.where(f > 0.206893, f ** 3, (f - 16 / 116) / 7.787) * np.array([0.95047, 1.0, 1.08883])
+    linear = np.linalg.solve(np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                                       [0.0193, 0.1192, 0.9505]]), xyz)
+    linear = np.clip(linear, 0, 1)
+    c = np.where(linear > 0.0031308, 1.055 * linear ** (1 / 2.4) - 0.055, 12.92 * linear)
+    return tuple(int(v) for v in np.clip(np.rint(c * 255), 0, 255))
 
 
 # ---------------------------------------------------------------- writing
@@ -524,7 +538,8 @@ def _segments_meta(ds: Any) -> list[dict[str, Any]]:
                        "anatomic": code(item, "AnatomicRegionSequence"),
                        "algorithm_type": str(item.get("SegmentAlgorithmType", "")),
                        "algorithm_name": str(item.get("SegmentAlgorithmName", "")) or None,
-                       "lab": list(item.RecommendedDisplayCIELabValue) if "RecommendedDisplayCIELabValue" in item else None})
+                       "rgb": _dicom_lab_to_rgb(item.RecommendedDisplayCIELabValue)
+                       if "RecommendedDisplayCIELabValue" in item else None})
     return result
 
 
@@ -568,8 +583,37 @@ def _decode_seg(ds: Any, label: str) -> tuple[np.ndarray, dict[str, Any]]:
     meta = {"segment_numbers": numbers, "segments": segments, "segmentation_type": str(ds.SegmentationType),
             "source_frames": [k for k in slice_keys if isinstance(k, tuple)],
             "overlapping": bool(((masks > 0).sum(axis=0) > 1).any()),
-            "sop_instance_uid": str(ds.SOPInstanceUID)}
+            "sop_instance_uid": str(ds.SOPInstanceUID), **_geometry(ds, keys, slice_keys)}
     return masks, meta
+
+
+def _geometry(ds: Any, keys: Sequence[tuple[int, Any]], slice_keys: Sequence[Any]) -> dict[str, Any]:
+    """Plane geometry of a positioned SEG (empty for ultrasound): image_orientation_patient,
+    pixel_spacing (row, column) and slice_thickness in mm, slice_origins ((slices, 3) LPS mm) and
+    ``affine``, the 4x4 map of voxel index (column, row, slice, 1) to LPS mm."""
+    shared = (ds.get("SharedFunctionalGroupsSequence") or [None])[0]
+    if shared is None or "PlaneOrientationSequence" not in shared or "PixelMeasuresSequence" not in shared:
+        return {}
+    orientation = np.asarray(shared.PlaneOrientationSequence[0].ImageOrientationPatient, float)
+    measures = shared.PixelMeasuresSequence[0]
+    spacing = np.asarray(measures.PixelSpacing, float)
+    origins: dict[Any, np.ndarray] = {}
+    for group, (_, key) in zip(ds.PerFrameFunctionalGroupsSequence, keys):
+        if "PlanePositionSequence" in group:
+            origins.setdefault(key, np.asarray(group.PlanePositionSequence[0].ImagePositionPatient, float))
+    if len(origins) != len(slice_keys):
+        return {}
+    stacked = np.stack([origins[key] for key in slice_keys])
+    normal = np.cross(orientation[:3], orientation[3:])
+    step = stacked[1] - stacked[0] if len(stacked) > 1 else normal * float(measures.get("SliceThickness", 1) or 1)
+    affine = np.eye(4)
+    affine[:3, 0] = orientation[:3] * spacing[1]
+    affine[:3, 1] = orientation[3:] * spacing[0]
+    affine[:3, 2] = step
+    affine[:3, 3] = stacked[0]
+    return {"image_orientation_patient": orientation.tolist(), "pixel_spacing": spacing.tolist(),
+            "slice_thickness": float(measures.get("SliceThickness", 0) or 0), "slice_origins": stacked,
+            "affine": affine}
 
 
 def read_seg(path: Any, masks: bool = False) -> tuple[np.ndarray, dict[str, Any]] | None:
