@@ -6,6 +6,7 @@ the retry, timeout and bearer tests is a small HTTP server in the test that forw
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.server
 import io
 import ssl
@@ -221,16 +222,19 @@ def test_store_partial_success_and_refusals_are_parsed(orthanc):
 # ------------------------------------------------------------------ transport: retries, timeouts, auth
 class _Forwarder(http.server.ThreadingHTTPServer):
     """Answers ``fail`` requests with 503 (or sleeps ``delay`` s, or wants a bearer token), then
-    forwards GETs to Orthanc; over TLS with the ``tls`` context."""
+    forwards GETs to Orthanc (without the answer's last ``cut`` bytes); over TLS with the ``tls`` context."""
+
+    daemon_threads, block_on_close = True, False       # a sleeping handler does not hold the test
 
     def __init__(self, target: str, fail: int = 0, delay: float = 0.0, token: str | None = None,
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None, cut: int = 0):
         self.target, self.fail, self.delay, self.token, self.seen = target, fail, delay, token, 0
+        self.cut = cut
         super().__init__(("127.0.0.1", 0), _ForwardHandler)
         self.scheme = "https" if tls else "http"
         if tls:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     @property
     def url(self) -> str:
@@ -263,7 +267,8 @@ class _ForwardHandler(http.server.BaseHTTPRequestHandler):
             return
         request = urllib.request.Request(server.target + self.path, headers={"Accept": self.headers["Accept"]})
         with urllib.request.urlopen(request, timeout=10) as answer:
-            self._answer(answer.status, answer.read(), answer.headers["Content-Type"])
+            body = answer.read()
+            self._answer(answer.status, body[:len(body) - server.cut], answer.headers["Content-Type"])
 
     def _answer(self, status, body, content_type):
         try:
@@ -288,14 +293,23 @@ def test_retries_5xx_with_backoff_then_succeeds_or_gives_up(pacs):
 
 
 def test_connection_refused_and_timeouts_are_bounded_network_errors(pacs):
-    with dicomweb.transport(backoff=0.01, retries=2):
+    previous = dicomweb.configure(backoff=0.01, retries=2)            # process-wide defaults
+    try:
         with pytest.raises(NetworkError, match="3 attempt"):
             dicomweb.search_studies(f"http://127.0.0.1:{free_port()}/dicom-web")
+    finally:
+        dicomweb.configure(**dataclasses.asdict(previous))
+    assert dicomweb.configure() == previous
     with _Forwarder(pacs.http_url, delay=3) as proxy, dicomweb.transport(read_timeout=0.3, retries=1, backoff=0.01):
         began = time.monotonic()
         with pytest.raises(NetworkError, match="(?i)timed? ?out"):
             dicomweb.search_studies(proxy.url)
         assert time.monotonic() - began < 2.5
+
+
+def test_an_answer_cut_short_is_a_network_error(pacs):
+    with _Forwarder(pacs.http_url, cut=100) as proxy, pytest.raises(NetworkError, match="ends early"):
+        list(dicomweb.iter_series(proxy.url, STUDY, SERIES, transfer_syntax="*"))
 
 
 def test_bearer_token_is_sent(pacs):

@@ -54,7 +54,8 @@ def test_sc_derived_from_an_ultrasound_cine(tmp_path):
         sc.derived_from(ds, us, [4])
 
 
-@pytest.mark.parametrize("array", [GREY.astype(np.float32), np.zeros((0, 4), np.uint8), np.zeros((2, 3, 4, 5), np.uint8)])
+@pytest.mark.parametrize("array", [GREY.astype(np.float32), np.zeros((0, 4), np.uint8),
+                                   np.zeros((2, 3, 4, 5), np.uint8)])
 def test_bad_input_raises_before_writing(tmp_path, array):
     from sonobridge.dicom import sc
     from sonobridge.errors import SonobridgeError

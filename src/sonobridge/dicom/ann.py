@@ -1,14 +1,18 @@
 """Microscopy Bulk Simple Annotations (``pydcm.ann``): read and author over highdicom.
 
-Sources must be slide microscopy images (highdicom's requirement); :class:`Measurements` and
+Made for whole-slide images, the object also carries many 2D annotations (points, polylines, polygons
+in image pixel coordinates) of any image: an ultrasound frame works as a source too (its lack of a Frame
+of Reference, which 2D annotations do not record, is bridged for highdicom). :class:`Measurements` and
 :class:`AnnotationGroup` are highdicom's classes.
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import SonobridgeError
-from .pr import building, emit, load_sources, require_highdicom, unknown_laterality
+from .pr import building, emit, header_copy, load_sources, require_highdicom, unknown_laterality
 
 _ANN_CLASS = "1.2.840.10008.5.1.4.1.1.91.1"
 
@@ -33,14 +37,12 @@ def _without_frame_of_reference(sources: list[Any], coordinate_type: Any) -> lis
     """Sources as highdicom wants them for 2D (image pixel) annotations: it compares their Frame of
     Reference, which ultrasound images lack and a 2D annotation does not record; such sources are
     given (as header copies) the same placeholder."""
-    import copy
-
     if str(getattr(coordinate_type, "value", coordinate_type)).upper() != "2D":
         return sources
     views = []
     for source in sources:
         if "FrameOfReferenceUID" not in source:
-            source = copy.copy(source)
+            source = header_copy(source)
             source.FrameOfReferenceUID = "1.2.3"    # compared only, never written for 2D
         views.append(source)
     return views
@@ -79,18 +81,22 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def write_ann(source, groups, *, coordinate_type="2D", series_instance_uid=None, series_number=1,
-              sop_instance_uid=None, instance_number=1, manufacturer="pydcm", manufacturer_model_name=None,
-              software_versions=None, device_serial_number=None, output=None):
+def write_ann(source: Any, groups: Sequence[dict[str, Any]], *, coordinate_type: str = "2D",
+              series_instance_uid: str | None = None, series_number: int = 1, sop_instance_uid: str | None = None,
+              instance_number: int = 1, manufacturer: str = "pydcm", manufacturer_model_name: str | None = None,
+              software_versions: str | None = None, device_serial_number: str | None = None,
+              output: str | os.PathLike | None = None) -> bytes | None:
     """Author a Microscopy Bulk Simple Annotations object.
 
     Parameters
     ----------
     source : path, Dataset, or a list of them
-        Slide microscopy source image(s): identity and Frame of Reference come from them.
+        Source image(s) (slide microscopy; any image for "2D"): identity, and for "3D" the Frame of
+        Reference, come from them.
     groups : list of dict
         ``{number, label, generation_type, property_category, property_type, graphic_type, annotations,
-        measurements?, algorithm?}`` (algorithm ``{name, version, family?}`` for automatic groups): annotations a list of (n_points, 2 or 3) float arrays (image pixel coordinates
+        measurements?, algorithm?}`` (algorithm ``{name, version, family?}`` for automatic groups):
+        annotations a list of (n_points, 2 or 3) float arrays (image pixel coordinates
         for "2D", slide mm for "3D"); codes (value, scheme, meaning) tuples; measurements
         ``[{name, unit, values}]`` with one value per annotation.
     output : path, optional
@@ -136,7 +142,7 @@ def _triple(code: Any) -> tuple[str, str, str]:
     return (str(code.value), str(code.scheme_designator), str(code.meaning))
 
 
-def read_ann(path):
+def read_ann(path: Any) -> dict[str, Any] | None:
     """Read a Microscopy Bulk Simple Annotations file.
 
     Returns

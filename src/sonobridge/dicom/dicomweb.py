@@ -247,12 +247,12 @@ def _wait(attempt: int, settings: Transport, answer: requests.Response | None) -
 
 
 def _send(method: str, url: str, *, headers: dict[str, str], body_factory=None, stream: bool = False,
-          retries: int | None = None) -> requests.Response:
-    """One HTTP request, repeated (at most ``retries`` times, default the transport's) with backoff
-    on connection errors, timeouts and 5xx/429 answers. Returns the final answer whatever its
-    status; raises NetworkError when the server cannot be reached at all."""
+          retry_statuses: frozenset[int] = RETRY_STATUSES) -> requests.Response:
+    """One HTTP request, repeated (at most ``Transport.retries`` times) with backoff on connection
+    errors, timeouts and ``retry_statuses`` answers. Returns the final answer whatever its status;
+    raises NetworkError when the server cannot be reached at all."""
     settings = _settings()
-    retries = settings.retries if retries is None else retries
+    retries = settings.retries
     attempt = 0
     while True:
         answer = None
@@ -261,7 +261,7 @@ def _send(method: str, url: str, *, headers: dict[str, str], body_factory=None, 
                 method, url, headers=headers, data=body_factory() if body_factory else None, stream=stream,
                 timeout=(settings.connect_timeout, settings.read_timeout), verify=settings.verify,
                 cert=settings.cert, allow_redirects=True)
-            if answer.status_code not in RETRY_STATUSES or attempt >= retries:
+            if answer.status_code not in retry_statuses or attempt >= retries:
                 return answer
             problem = _describe(answer)
             answer.close()
@@ -454,7 +454,8 @@ def _get_negotiated(url: str, what: str, *, auth: Any, media_type: str, transfer
     default encoding (with a warning)."""
     if transfer_syntax:
         kind = FRAME_MEDIA_TYPES.get(transfer_syntax.strip(), media_type) if frame_types else media_type
-        answer = _send("GET", url, headers=_headers(auth, _accept(kind, transfer_syntax)), stream=stream, retries=0)
+        answer = _send("GET", url, headers=_headers(auth, _accept(kind, transfer_syntax)), stream=stream,
+                       retry_statuses=frozenset())      # a refusal is answered by asking for the default
         if answer.status_code in (200, 204):
             return answer
         if answer.status_code not in SYNTAX_REFUSALS:
@@ -767,20 +768,45 @@ def json_value(record: dict, tag: str, default: Any = None) -> Any:
     return values[0] if values else default
 
 
+#: explicit-VR value representations with a 4-byte length (PS3.5 Table 7.1-1)
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+
+
+def _meta_identity(blob: bytes) -> dict[str, str]:
+    """SOP class / instance UIDs from a Part-10 File Meta group (explicit VR little endian by
+    definition): (0002,0002) and (0002,0003), without parsing the dataset. {} if absent."""
+    if len(blob) < 144 or blob[128:132] != b"DICM":
+        return {}
+    found: dict[str, str] = {}
+    at = 132
+    while at + 8 <= len(blob) and blob[at:at + 2] == b"\x02\x00":
+        element = int.from_bytes(blob[at + 2:at + 4], "little")
+        vr = bytes(blob[at + 4:at + 6])
+        if vr in _LONG_VRS:
+            length, at = int.from_bytes(blob[at + 8:at + 12], "little"), at + 12
+        else:
+            length, at = int.from_bytes(blob[at + 6:at + 8], "little"), at + 8
+        if element in (2, 3):
+            value = bytes(blob[at:at + length]).rstrip(b"\x00 ").decode("ascii", "replace")
+            found["sop_class_uid" if element == 2 else "sop_instance_uid"] = value
+        at += length
+    return found if found.get("sop_instance_uid") else {}
+
+
 def _identity(blob: bytes) -> dict[str, str]:
-    """SOP class / instance / study UIDs of a Part-10 blob ({} when it cannot be read)."""
+    """SOP class / instance UIDs of a Part-10 blob ({} when it cannot be read): from the File Meta
+    group, else from the dataset (pydicom)."""
+    quick = _meta_identity(blob)
+    if quick:
+        return quick
     from pydicom import dcmread
     from pydicom.errors import InvalidDicomError
 
     try:
         ds = dcmread(io.BytesIO(blob), stop_before_pixels=True, force=False,
-                     specific_tags=["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID"])
-        meta = getattr(ds, "file_meta", None)
-        sop_class = str(ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
-        sop_instance = str(ds.get("SOPInstanceUID", "")
-                           or (meta.get("MediaStorageSOPInstanceUID", "") if meta else ""))
-        return {"sop_class_uid": sop_class, "sop_instance_uid": sop_instance,
-                "study_uid": str(ds.get("StudyInstanceUID", ""))}
+                     specific_tags=["SOPClassUID", "SOPInstanceUID"])
+        identity = {"sop_class_uid": str(ds.get("SOPClassUID", "")), "sop_instance_uid": str(ds.get("SOPInstanceUID", ""))}
+        return identity if identity["sop_instance_uid"] else {}
     except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError):
         return {}
 

@@ -97,7 +97,9 @@ def _base(reference: Any, ids: dict[str, Any]) -> Any:
     return ds
 
 
-def write_encapsulated(src, *, type="auto", output=None, title=None, mime=None, units=None, reference=None, **ids):
+def write_encapsulated(src: str | os.PathLike | bytes, *, type: str = "auto",  # noqa: A002 - pydcm's name
+                       output: str | os.PathLike | None = None, title: str | None = None, mime: str | None = None,
+                       units: str | None = None, reference: Any = None, **ids: Any) -> bytes | Path:
     """Wrap a document into its Encapsulated Document DICOM instance.
 
     Parameters
@@ -182,7 +184,7 @@ def write_encapsulated(src, *, type="auto", output=None, title=None, mime=None, 
     return written if output is None else Path(output)
 
 
-def read_encapsulated(path):
+def read_encapsulated(path: Any) -> EncapsulatedDocument:
     """Extract an Encapsulated Document instance.
 
     Parameters

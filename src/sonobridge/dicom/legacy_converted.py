@@ -3,10 +3,11 @@ single-frame series into one enhanced multi-frame object over highdicom's legacy
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..errors import SonobridgeError
-from .pr import building, emit, load_sources, require_highdicom, unknown_laterality
+from .pr import building, emit, header_copy, load_sources, require_highdicom, unknown_laterality
 
 #: source Modality -> highdicom class
 _CLASSES = {"CT": "LegacyConvertedEnhancedCTImage", "MR": "LegacyConvertedEnhancedMRImage",
@@ -24,7 +25,8 @@ def _check_series(sources: list[Any]) -> str:
     of single-frame images."""
     modalities = {str(ds.get("Modality", "")) for ds in sources}
     if len(modalities) != 1 or next(iter(modalities)) not in _CLASSES:
-        raise SonobridgeError(None, f"legacy conversion needs one CT, MR or PET series, got modalities {sorted(modalities)}")
+        raise SonobridgeError(None, f"legacy conversion needs one CT, MR or PET series, "
+                                    f"got modalities {sorted(modalities)}")
     if len({str(ds.get("SeriesInstanceUID", "")) for ds in sources}) != 1:
         raise SonobridgeError(None, "legacy conversion: the instances belong to several series")
     if len({str(ds.SOPInstanceUID) for ds in sources}) != len(sources):
@@ -44,9 +46,10 @@ def _slice_key(ds: Any) -> float:
     return float(ds.get("InstanceNumber", 0) or 0)
 
 
-def write_legacy_converted(series, *, series_instance_uid="", sop_instance_uid="", series_number=0,
-                           instance_number=1, manufacturer="", model_name="", device_serial="",
-                           software_versions="", output=None):
+def write_legacy_converted(series: Any, *, series_instance_uid: str = "", sop_instance_uid: str = "",
+                           series_number: int = 0, instance_number: int = 1, manufacturer: str = "",
+                           model_name: str = "", device_serial: str = "", software_versions: str = "",
+                           output: str | os.PathLike | None = None) -> bytes | None:
     """Convert a classic single-frame CT/MR/PET series into one Legacy Converted Enhanced object.
 
     Parameters
@@ -69,7 +72,7 @@ def write_legacy_converted(series, *, series_instance_uid="", sop_instance_uid="
         Not one CT/MR/PET series of single-frame images; nothing is written then.
     """
     hd = require_highdicom()
-    sources = load_sources(list(series) if isinstance(series, (list, tuple)) else series, "legacy conversion")
+    sources = [header_copy(ds) for ds in load_sources(series, "legacy conversion")]   # the caller's stay as given
     modality = _check_series(sources)
     sources.sort(key=_slice_key)
     first = sources[0]
@@ -78,7 +81,8 @@ def write_legacy_converted(series, *, series_instance_uid="", sop_instance_uid="
     for ds in sources:                      # Type 1 in the enhanced object: fill what the source lacks
         for keyword, given in equipment.items():
             if given or not ds.get(keyword):
-                setattr(ds, keyword, given or first.get(keyword) or ("sonobridge" if keyword != "DeviceSerialNumber" else "1"))
+                fallback = "1" if keyword == "DeviceSerialNumber" else "sonobridge"
+                setattr(ds, keyword, given or first.get(keyword) or fallback)
     with building(f"legacy converted enhanced {modality} image"):
         ds = getattr(hd.legacy, _CLASSES[modality])(
             sources, series_instance_uid or _deterministic_uid("series", sources),

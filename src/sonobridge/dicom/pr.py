@@ -82,6 +82,21 @@ def load_sources(sources: Any, what: str) -> list[Any]:
     return [open_dataset(item)[0] for item in items]
 
 
+def header_copy(ds: Any) -> Any:
+    """A copy of ``ds`` whose top-level elements can be changed without touching ``ds`` (element
+    values, such as the pixel data, are shared until replaced)."""
+    import copy
+
+    from pydicom.dataset import Dataset
+
+    copied = Dataset()
+    for element in ds:
+        copied.add(copy.copy(element))
+    if hasattr(ds, "file_meta"):
+        copied.file_meta = ds.file_meta
+    return copied
+
+
 def is_classic_multiframe(ds: Any) -> bool:
     """A multi-frame image without functional groups (an ultrasound cine, a secondary capture)."""
     return int(ds.get("NumberOfFrames", 1) or 1) > 1 and "SharedFunctionalGroupsSequence" not in ds
@@ -97,7 +112,8 @@ def _classic_multiframe_defaults(referenced_images: Sequence[Any], kwargs: dict[
     first = referenced_images[0]
     if kwargs.get("modality_lut_transformation") is None:
         kwargs["modality_lut_transformation"] = hd.ModalityLUTTransformation(
-            rescale_intercept=float(first.get("RescaleIntercept", 0)), rescale_slope=float(first.get("RescaleSlope", 1)),
+            rescale_intercept=float(first.get("RescaleIntercept", 0)),
+            rescale_slope=float(first.get("RescaleSlope", 1)),
             rescale_type=str(first.get("RescaleType", "US")) or "US")
     if voi and not kwargs.get("voi_lut_transformations"):
         if "WindowCenter" in first and "WindowWidth" in first:
@@ -114,11 +130,9 @@ def _window_view(image: Any, voi: Any) -> Any:
     highdicom looks for an image's own window: in the shared functional groups of a multi-frame image,
     else in Window Center / Width. highdicom's pseudo-colour presentation state takes the window from
     there (its path for an explicit window is broken in highdicom 0.28)."""
-    import copy
-
     from pydicom.dataset import Dataset
 
-    view = copy.copy(image)
+    view = header_copy(image)
     if int(image.get("NumberOfFrames", 1) or 1) > 1:
         window = Dataset()
         window.WindowCenter, window.WindowWidth = voi.WindowCenter, voi.WindowWidth
@@ -314,7 +328,8 @@ def _check_transform(rotation: int, presentation_lut_shape: str, kind: str) -> N
     if rotation not in (0, 90, 180, 270):
         raise SonobridgeError(None, f"rotation must be 0, 90, 180 or 270, got {rotation!r}")
     if presentation_lut_shape not in ("IDENTITY", "INVERSE"):
-        raise SonobridgeError(None, f"presentation_lut_shape must be IDENTITY or INVERSE, got {presentation_lut_shape!r}")
+        raise SonobridgeError(None, f"presentation_lut_shape must be IDENTITY or INVERSE, "
+                                    f"got {presentation_lut_shape!r}")
 
 
 #: rotation -> which of (x1, y1, x2, y2) become (TLHC x, TLHC y, BRHC x, BRHC y) (PS3.3 C.10.4)
@@ -341,7 +356,8 @@ def _displayed_areas(ds: Any, areas: Sequence[dict[str, Any]] | None, rotation: 
         if not (rotation or h_flip):
             return
         item = ds.DisplayedAreaSelectionSequence[0]
-        areas = [{"tlhc": list(item.DisplayedAreaTopLeftHandCorner), "brhc": list(item.DisplayedAreaBottomRightHandCorner),
+        areas = [{"tlhc": list(item.DisplayedAreaTopLeftHandCorner),
+                  "brhc": list(item.DisplayedAreaBottomRightHandCorner),
                   "size_mode": str(item.PresentationSizeMode)}]
     items = []
     for area in areas:
@@ -363,18 +379,23 @@ def _displayed_areas(ds: Any, areas: Sequence[dict[str, Any]] | None, rotation: 
     ds.DisplayedAreaSelectionSequence = items
 
 
-def write_pr(references, *, kind="GSPS", patient_name="", patient_id="", study_uid="", study_date="",
-             content_label="PS", content_description="", content_creator="", window=None, voi_luts=None,
-             presentation_lut_shape="IDENTITY", rotation=0, h_flip=False, displayed_areas=None,
-             graphic_layers=None, graphic_annotations=None, palette=None, icc_profile=None, color_space="",
-             mask=None, blending=None, blending_display=None, output=None):
+def write_pr(references: Any, *, kind: str = "GSPS", patient_name: str = "", patient_id: str = "",
+             study_uid: str = "", study_date: str = "", content_label: str = "PS", content_description: str = "",
+             content_creator: str = "", window: Any = None, voi_luts: Sequence[Any] | None = None,
+             presentation_lut_shape: str = "IDENTITY", rotation: int = 0, h_flip: bool = False,
+             displayed_areas: Sequence[dict[str, Any]] | None = None,
+             graphic_layers: Sequence[dict[str, Any]] | None = None,
+             graphic_annotations: Sequence[dict[str, Any]] | None = None, palette: dict[str, Any] | None = None,
+             icc_profile: bytes | None = None, color_space: str = "", mask: Any = None, blending: Any = None,
+             blending_display: Any = None, output: str | os.PathLike | None = None) -> bytes | None:
     """Author a Softcopy Presentation State for ``references``.
 
     Parameters
     ----------
     references : list
         Referenced images: DICOM paths, pydicom Datasets, or dicts ``{series_uid, sop_class_uid,
-        sop_instance_uid, frame_numbers?, rows?, columns?, colour?, bits?}``. Ultrasound multi-frame images are accepted.
+        sop_instance_uid, frame_numbers?, rows?, columns?, colour?, bits?}``. Ultrasound multi-frame
+        images are accepted.
     kind : str
         "GSPS" (grayscale), "COLOR" (colour, ICC profile) or "PSEUDO_COLOR" (palette); "XAXRF" and
         "ADVANCED_BLENDING" raise :class:`SonobridgeError` (not supported yet).
@@ -419,7 +440,8 @@ def write_pr(references, *, kind="GSPS", patient_name="", patient_id="", study_u
     hd = require_highdicom()
     _check_transform(rotation, presentation_lut_shape, kind)
     if mask is not None or blending is not None or blending_display is not None:
-        raise SonobridgeError(None, "write_pr: mask and blending need kind XAXRF / ADVANCED_BLENDING (not supported yet)")
+        raise SonobridgeError(None, "write_pr: mask and blending need kind XAXRF / ADVANCED_BLENDING "
+                                    "(not supported yet)")
     if kind == "PSEUDO_COLOR" and palette is None:
         raise SonobridgeError(None, "write_pr: kind PSEUDO_COLOR needs a palette")
     from .uid import generate_uid
@@ -509,7 +531,7 @@ def _read_annotation(item: Any) -> dict[str, Any]:
     return result
 
 
-def read_pr(path):
+def read_pr(path: Any) -> dict[str, Any] | None:
     """Read a Presentation State's semantic content.
 
     Parameters
@@ -537,7 +559,7 @@ def read_pr(path):
     if sop_class not in _PS_CLASSES:
         return None
     with damaged_content(label):
-        windows = [{"window_center": float(_floats(item.WindowCenter)[0]), "window_width": float(_floats(item.WindowWidth)[0]),
+        windows = [{"window_center": _floats(item.WindowCenter)[0], "window_width": _floats(item.WindowWidth)[0],
                     "function": str(item.get("VOILUTFunction", "LINEAR")) or "LINEAR",
                     "explanation": str(item.get("WindowCenterWidthExplanation", "")) or None}
                    for item in ds.get("SoftcopyVOILUTSequence", []) if "WindowCenter" in item]

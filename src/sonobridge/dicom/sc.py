@@ -2,7 +2,7 @@
 highdicom (single-frame, or multi-frame grayscale / true colour).
 
 ``SCImage.from_ref_dataset(us_dataset, ...)`` makes a capture in the study of a sonobridge ultrasound
-cine (a rendered frame, an overlay of an ML result).
+cine (a rendered frame, an overlay of an ML result); :func:`derived_from` links it to the source frames.
 """
 from __future__ import annotations
 
@@ -96,11 +96,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def write_sc(pixel_array, photometric_interpretation="MONOCHROME2", *, bits_stored=None, study_instance_uid=None,
-             series_instance_uid=None, sop_instance_uid=None, series_number=1, instance_number=1,
-             manufacturer="pydcm", patient_id="", patient_name="", patient_birth_date="", patient_sex="",
-             accession_number="", study_id="", study_date="", study_time="", referring_physician_name="",
-             conversion_type="WSD", pixel_spacing=None, output=None):
+def write_sc(pixel_array: Any, photometric_interpretation: str = "MONOCHROME2", *, bits_stored: int | None = None,
+             study_instance_uid: str | None = None, series_instance_uid: str | None = None,
+             sop_instance_uid: str | None = None, series_number: int = 1, instance_number: int = 1,
+             manufacturer: str = "pydcm", patient_id: str = "", patient_name: str = "", patient_birth_date: str = "",
+             patient_sex: str = "", accession_number: str = "", study_id: str = "", study_date: str = "",
+             study_time: str = "", referring_physician_name: str = "", conversion_type: str = "WSD",
+             pixel_spacing: tuple[float, float] | None = None, output: str | os.PathLike | None = None) -> Any:
     """Author a Secondary Capture image from ``pixel_array``.
 
     Parameters
