@@ -14,12 +14,12 @@ This module also holds the small helpers the other derived-object writers share 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import MissingDependencyError, SonobridgeError
+from .derived import finish as emit
 from .io import is_dataset, open_dataset
 
 
@@ -51,27 +51,6 @@ def unknown_laterality(ds: Any) -> None:
     asks for it on every image-related series."""
     if "Laterality" not in ds:
         ds.Laterality = None
-
-
-def to_bytes(ds: Any) -> bytes:
-    """``ds`` as Part-10 file bytes (preamble, file meta, dataset)."""
-    from pydicom import dcmwrite
-
-    buffer = io.BytesIO()
-    dcmwrite(buffer, ds, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def emit(ds: Any, output: str | os.PathLike | None) -> bytes | None:
-    """Serialise ``ds`` completely first, then return its bytes (``output`` None) or write them to
-    ``output`` atomically (temporary name, then rename) and return None."""
-    from ..util.atomic import write_bytes_atomic
-
-    data = to_bytes(ds)
-    if output is None:
-        return data
-    write_bytes_atomic(output, data)
-    return None
 
 
 def load_sources(sources: Any, what: str) -> list[Any]:
