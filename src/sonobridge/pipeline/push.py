@@ -250,8 +250,10 @@ def push_files(target: Endpoint, paths: Iterable[str | os.PathLike]) -> Outcome:
         for path in map(Path, paths):
             study, uid = _identity(path)
             by_study.setdefault(study, {})[uid] = path
-        missing = [path for study, files in by_study.items() for uid, path in files.items()
-                   if uid not in target.held(study)]
+        missing = []
+        for study, files in by_study.items():              # one query per study
+            there = target.held(study)
+            missing += [path for uid, path in files.items() if uid not in there]
         if not missing:
             return Outcome.hit()
         problems = target.send(missing)
