@@ -64,6 +64,79 @@ STORE_VARIANTS: list[tuple[str, Callable, Callable | None]] = [
 ]
 
 
+# ---- DIMSE C-STORE variants -----------------------------------------------------------------------------------
+
+def files_of(blobs: list[bytes]) -> list[Path]:
+    """The blobs as files in a temporary folder (made before timing: C-STORE senders read files)."""
+    import atexit
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-cstore-"))
+    atexit.register(shutil.rmtree, folder, True)
+    paths = [folder / f"i{number:04d}.dcm" for number in range(len(blobs))]
+    for path, blob in zip(paths, blobs):
+        path.write_bytes(blob)
+    return paths
+
+
+def _dimse_url(server) -> str:
+    return f"dicom://{server.aet}@127.0.0.1:{server.dicom_port}"
+
+
+def cstore_sonobridge(server, paths: list[Path]) -> None:
+    """Our one-call C-STORE: every file over one association (TCP_NODELAY)."""
+    from sonobridge.dicom import dimse
+
+    results = dimse.store_files(_dimse_url(server), paths)
+    assert set(results.values()) == {0}, results
+
+
+def cstore_push(server, paths: list[Path]) -> None:
+    """What ``process --push`` does: a C-FIND of the study's instances first (idempotence), then C-STORE."""
+    from sonobridge.pipeline.push import endpoint, push_files
+
+    outcome = push_files(endpoint(_dimse_url(server)), paths)
+    assert outcome.ok, outcome
+
+
+def _send_loop(ae_class, server, paths: list[Path]) -> None:
+    """storescu's loop: one association, ``dcmread`` + ``send_c_store`` per file."""
+    import pydicom
+
+    ae = ae_class("STORESCU")
+    first = pydicom.dcmread(paths[0], stop_before_pixels=True)
+    ae.add_requested_context(first.SOPClassUID, first.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", server.dicom_port, ae_title=server.aet)
+    assert assoc.is_established
+    try:
+        for path in paths:
+            assert assoc.send_c_store(pydicom.dcmread(path)).Status == 0
+    finally:
+        assoc.release()
+
+
+def cstore_pynetdicom(server, paths: list[Path]) -> None:
+    """Plain pynetdicom: ``pynetdicom.AE``, the storescu loop."""
+    import pynetdicom
+
+    _send_loop(pynetdicom.AE, server, paths)
+
+
+def cstore_sonobridge_ae(server, paths: list[Path]) -> None:
+    """The same loop on ``sonobridge.dicom.dimse.AE`` (pynetdicom's code path plus TCP_NODELAY)."""
+    from sonobridge.dicom import dimse
+
+    _send_loop(dimse.AE, server, paths)
+
+
+STORE_VARIANTS += [
+    ("sonobridge dimse.store_files (C-STORE)", cstore_sonobridge, files_of),
+    ("sonobridge push_files (C-FIND, then C-STORE)", cstore_push, files_of),
+    ("sonobridge dimse.AE send_c_store loop", cstore_sonobridge_ae, files_of),
+    ("pynetdicom AE send_c_store loop (storescu)", cstore_pynetdicom, files_of),
+]
+
+
 def bench_store(server, repeats: int) -> list[tuple[str, float]]:
     from pacs import make_instance
 
