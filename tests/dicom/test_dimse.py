@@ -18,6 +18,7 @@ import sonobridge.dicom.dimse as dimse  # noqa: E402
 from sonobridge.dicom.dimse import AE, evt, sop_class  # noqa: E402
 
 US = sop_class.UltrasoundImageStorage
+FIND, GET = sop_class.StudyRootQueryRetrieveInformationModelFind, sop_class.StudyRootQueryRetrieveInformationModelGet
 
 
 def small_instance(study: str, patient: str = "PAT1", number: int = 1) -> Dataset:
@@ -155,7 +156,7 @@ def test_c_get_on_the_persistent_association_with_scp_role(scp):
     assert assoc._scp_role_storage()
     query = Dataset()
     query.QueryRetrieveLevel, query.StudyInstanceUID = "STUDY", study
-    statuses = [status.Status for status, _ in assoc.send_c_get(query, sop_class.StudyRootQueryRetrieveInformationModelGet)]
+    statuses = [status.Status for status, _ in assoc.send_c_get(query, GET)]
     assert statuses[-1] == 0 and sorted(received) == sorted(scp.stored)
     assert assoc.send_c_echo().Status == 0                    # still the same, open association
     assoc.release()
@@ -172,7 +173,7 @@ def test_c_get_without_supported_contexts_runs_one_shot(scp):
     assert not assoc._scp_role_storage()
     query = Dataset()
     query.QueryRetrieveLevel, query.StudyInstanceUID = "STUDY", study
-    statuses = [status.Status for status, _ in assoc.send_c_get(query, sop_class.StudyRootQueryRetrieveInformationModelGet)]
+    statuses = [status.Status for status, _ in assoc.send_c_get(query, GET)]
     assert statuses[-1] == 0 and received == [1]
     assoc.release()
 
@@ -265,12 +266,12 @@ def test_against_orthanc_echo_store_find_get_move(orthanc, tmp_path: Path):
         assert [assoc.send_c_store(ds).Status for ds in instances] == [0, 0]
         query = Dataset()
         query.QueryRetrieveLevel, query.StudyInstanceUID, query.SOPInstanceUID = "IMAGE", study, ""
-        found = [str(i.SOPInstanceUID) for s, i in assoc.send_c_find(query, sop_class.StudyRootQueryRetrieveInformationModelFind)
+        found = [str(i.SOPInstanceUID) for s, i in assoc.send_c_find(query, FIND)
                  if s.Status == 0xFF00]
         assert sorted(found) == sorted(str(ds.SOPInstanceUID) for ds in instances)
         query = Dataset()
         query.QueryRetrieveLevel, query.StudyInstanceUID = "STUDY", study
-        last = [s.Status for s, _ in assoc.send_c_get(query, sop_class.StudyRootQueryRetrieveInformationModelGet)][-1]
+        last = [s.Status for s, _ in assoc.send_c_get(query, GET)][-1]
         assert last == 0 and sorted(received) == sorted(found)
     finally:
         assoc.release()

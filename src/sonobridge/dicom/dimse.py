@@ -238,7 +238,7 @@ class AE(pynetdicom.ae.ApplicationEntity):
         bound += [h for h in self._ae_handlers if h[0] == evt.EVT_C_STORE]
         tls_args = getattr(getattr(origin.dul, "socket", None), "tls_args", None)
         one_shot = super().associate(peer.address, peer.port, contexts=contexts, ae_title=peer.ae_title,
-                                     ext_neg=roles, tls_args=tls_args, evt_handlers=bound[:1])   # the association's own first
+                                     ext_neg=roles, tls_args=tls_args, evt_handlers=bound[:1])   # its own first
         if not one_shot.is_established:
             raise DimseError(f"{peer.address}:{peer.port}", "the peer refused the C-GET association")
         try:

@@ -154,6 +154,11 @@ class DicomWebEndpoint(Endpoint):
 
     attempts = 1
 
+    def _try(self, what: str, operation: Callable[[], Any]) -> Any:
+        """``operation`` with this endpoint's timeout (the client's own retries and backoff)."""
+        with self._web().transport(connect_timeout=min(10.0, self.timeout_s), read_timeout=self.timeout_s):
+            return super()._try(what, operation)
+
     def __init__(self, url: str, *, timeout_s: float = 30.0, auth: str = "") -> None:
         parts = urlsplit(url)
         self.url, self.timeout_s, self.auth = url, timeout_s, auth

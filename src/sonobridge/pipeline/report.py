@@ -95,7 +95,8 @@ def html_report(document: dict[str, Any], out: Path) -> str:
         outputs = result.get("video") if isinstance(result.get("video"), dict) else {}
         videos = [path for path, state in outputs.items()
                   if (done := outcome(state)) is not None and not done.failed]
-        stages = "".join(f"<td>{_cell(result.get(stage, ''))}</td>" for stage in ("ingest", "video", "qc", "dicom"))
+        stages = "".join(f"<td>{_cell(result.get(stage, ''))}</td>"
+                         for stage in ("ingest", "video", "qc", "dicom", "push"))
         rows.append(f'<tr class="{status[label]}"><td>{html.escape(label)}</td><td>{status[label]}</td>{stages}'
                     f'<td>{"".join(_thumbnail(v) for v in videos[:2])}</td></tr>')
     errors = sum(s == Status.ERROR.value for s in status.values())
@@ -104,5 +105,5 @@ def html_report(document: dict[str, Any], out: Path) -> str:
             "font-size:12px}tr.error{background:#fdd}</style>"
             f"<h1>sonobridge run</h1><p>{len(status)} recordings, {errors} with errors, "
             f"{document['summary']['seconds']} s. Failures first.</p><table><tr><th>recording</th><th>status</th>"
-            "<th>ingest</th><th>video</th><th>qc</th><th>dicom</th><th>thumbnail</th></tr>" + "".join(rows)
+            "<th>ingest</th><th>video</th><th>qc</th><th>dicom</th><th>push</th><th>thumbnail</th></tr>" + "".join(rows)
             + "</table>")
