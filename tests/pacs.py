@@ -234,6 +234,7 @@ def start_orthanc(folder: Path, *, aet: str = "ORTHANC", tls: bool = False,
         with open(folder / "orthanc.log", "wb") as log:
             process = subprocess.Popen([binary, "--no-jobs", str(config)], stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, cwd=folder,
+                                       env={**os.environ, "TCP_NODELAY": "1"},   # DCMTK: no delayed ACKs
                                        preexec_fn=_die_with_parent if os.name == "posix" else None)
         server = Orthanc(process, folder, http_port, dicom_port, aet=aet, scheme="https" if tls else "http")
         if users:
