@@ -2,7 +2,8 @@
 Telemed licence, so the extraction client is tested against this stand-in, which serves a
 recording from a sidecar and reproduces the interface's quirks: zero-argument methods are
 properties (calling them raises TypeError), frame indices are 1-based, OpenFile returns -1 while
-scanning/playing/recording, for network paths and for missing files, inactive panels return zero
+scanning/playing/recording, for network paths (UNC, drive letters other than C:, and the folders in
+``network``) and for missing files, inactive panels return zero
 rectangles, frames come back as nested integer rows (a COM SAFEARRAY), and calling the wrong
 ParamGet variant for an id "crashes" EchoWave."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sonobridge.formats.telemed.autoint import PARAMETERS, SENTINEL
+from sonobridge.formats.telemed.autoint import PARAMETERS, SENTINEL, is_network_path
 
 
 class AutoInt1Simulator:
@@ -24,6 +25,7 @@ class AutoInt1Simulator:
         self.frame_loaded = False
         self.crashed = False
         self.opened: list[str] = []
+        self.network: set[str] = set()         # folders this "EchoWave" treats as network shares
 
     # zero-argument methods: properties, as pywin32 late binding exposes them
     IsRunState = property(lambda self: self.run)
@@ -46,7 +48,7 @@ class AutoInt1Simulator:
         return 0
 
     def OpenFile(self, path: str) -> int:
-        if self.run or self.play or self.record or path.startswith(("\\\\", "//")):
+        if self.run or self.play or self.record or is_network_path(path) or path.startswith(tuple(self.network)):
             return -1
         source = self.recordings.get(Path(path).name)
         if source is None or not Path(path).exists():

@@ -14,6 +14,7 @@ video export of :mod:`sonobridge.formats.video.writer`.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -27,19 +28,26 @@ import h5py
 import numpy as np
 
 from .formats.telemed.autocrop import inner_image_box, panel_mean
-from .formats.telemed.autoint import connect, export_h5, keep_full_speed
+from .formats.telemed.autoint import (StagedFile, TelemedRecordingMeta, TelemedRoi, TelemedTvdReader, connect,
+                                      export_h5, keep_full_speed, unstage)
 from .formats.telemed.sidecar import SUFFIX, Roi, Sidecar, read_sidecar, recording_from_sidecar, write_sidecar
 from .errors import SonobridgeError, read_faults
-from .formats.telemed.qc import COMPLETENESS_TOLERANCE, looks_lut_inverted
+from .formats.telemed.qc import (COMPLETENESS_TOLERANCE, backfill, completeness, completeness_line,
+                                 looks_lut_inverted)
 from .formats.telemed.spec import has_sidecar
 from .formats.telemed.uiff import read_tvd_n_frames
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from .formats.video.writer import VideoOptions
 
-__all__ = ["Log", "Roi", "Sidecar", "backfill_tvd_n_frames", "connect", "crop_folder", "crop_video", "export_h5",
+__all__ = ["Log", "Roi", "Sidecar", "TelemedRecordingMeta", "TelemedRoi", "TelemedTvdReader", "backfill_tvd_n_frames",
+           "connect", "crop_folder", "crop_video", "encoder_flags", "export", "export_h5",
            "export_video", "keep_full_speed", "looks_lut_inverted", "process", "read_tvd_n_frames", "verify_complete",
            "write_sidecar"]
+
+_log = logging.getLogger(__name__)
 
 
 def _stem(path: Path) -> str:
@@ -146,7 +154,8 @@ class Log:
                     box = inner_image_box(panel_mean(gray, roi))
             if box is None:
                 if self.has_frames:
-                    warnings.warn(f"{self.fname.name} panel {panel}: inner image not found; using the panel",
+                    warnings.warn(f"{self.fname.name} img_id={panel}: inner image not found (the detector "
+                                  "couldn't identify the inner ultrasound image); using the outer panel ROI",
                                   stacklevel=2)
                 self._image_slices[panel] = (rows, columns)
             else:
@@ -171,14 +180,18 @@ class Log:
             self.to_video(out_dir=out_dir, **kwargs)
         return target
 
-    def view(self, *, crop: bool | str = True, frame_idx_0n: int = 0, panel: int = 1) -> LogViewer:
+    def view(self, *, crop: bool | str = True, frame_idx_0n: int = 0, panel: int = 1) -> Figure:
         """Interactive frame browser (matplotlib): a slider and the arrow keys step through frames;
-        a scale bar shows 1 cm at the display scale. Returns the viewer (``.figure``)."""
-        return LogViewer(self, crop=crop, panel=panel, start=frame_idx_0n)
+        a scale bar shows 1 cm at the display scale. Returns the matplotlib ``Figure`` (its
+        :class:`LogViewer` stays alive as ``figure.viewer``); ``plt.show()`` displays it."""
+        viewer = LogViewer(self, crop=crop, panel=panel, start=frame_idx_0n)
+        viewer.figure.viewer = viewer            # keeps the slider and key handler referenced
+        return viewer.figure
 
     def __repr__(self) -> str:
-        return (f"Log({self.name!r}, n_frames={self.n_frames}, panels={sorted(self.b_mode_rois)}, "
-                f"{self.mean_fps:.1f} fps)")
+        roi = self.b_mode_roi
+        return (f"sonobridge.telemed.Log(name={self.name!r}, n_frames={self.n_frames}, "
+                f"duration={self.duration_s:.3f}s, roi={roi.width}x{roi.height})")
 
 
 class LogViewer:
@@ -284,6 +297,12 @@ def _export_panels(sidecar_path: Path, out_dir, crop: str, normalize_orientation
     results = {}
     try:
         for panel, roi in log.b_mode_rois.items():
+            if not log.has_frames:                          # timing-only: this file fails, the batch goes on
+                path = log.mp4_path(panel, out_dir=out_dir)
+                results[str(path)] = "hit" if skip_existing and not overwrite and path.exists() else (
+                    f"error: {sidecar_path.name} has no /frames/gray (extracted with frames=False). "
+                    "Re-extract with frames=True before encoding.")
+                continue
             box = None
             if crop == "image":
                 rows, columns = log.image_slice(panel)
@@ -299,10 +318,12 @@ def _export_panels(sidecar_path: Path, out_dir, crop: str, normalize_orientation
 
 
 # ---------------------------------------------------------------- process
-_VIDEO_KWARGS = {"out_dir", "codec", "lossless", "crf", "preset", "fps", "normalize_orientation", "crop",
-                 "skip_existing", "overwrite", "build_toc", "progress", "progress_callback", "cancel_check"}
-_H5_KWARGS = {"frames", "compression", "postprocess", "client", "skip_existing", "progress", "progress_callback",
-              "cancel_check"}
+_VIDEO_KWARGS = {"recursive", "pattern", "out_dir", "codec", "lossless", "crf", "preset", "fps",
+                 "normalize_orientation", "crop", "skip_existing", "overwrite", "build_toc", "progress",
+                 "progress_callback", "cancel_check"}
+_H5_KWARGS = {"recursive", "pattern", "skip_existing", "frames", "compression", "compression_opts", "copy_to_local",
+              "local_temp_root", "keep_full_speed", "progress", "progress_callback", "cancel_check", "client"}
+_NO_ECHOWAVE = "extraction needs EchoWave II's AutoInt1 COM server (Windows); read the .tvd COM-free with open_recording"
 
 
 def _triage(source: str | os.PathLike | Iterable, recursive: bool, pattern: str = "*.tvd.h5"
@@ -323,31 +344,81 @@ def _triage(source: str | os.PathLike | Iterable, recursive: bool, pattern: str 
     return [], [path]
 
 
-def process(source: str | os.PathLike | Iterable, *, recursive: bool = True, **kwargs: Any) -> dict[str, dict]:
-    """``.tvd -> .tvd.h5 -> .mp4 (+ index, .dnav-toc)`` for every recording in ``source``, each
-    stage skipped when its output is complete. Keyword arguments go to the stage that takes them
-    (:func:`export_video`'s). Returns ``{"h5": {...}, "video": {...}, "toc": {...}}`` of
-    ``{path: "built" | "hit" | "error: ..."}``. Extraction needs EchoWave's AutoInt1 COM server
-    (Windows); elsewhere recordings without a sidecar are reported as errors, and their ``.tvd``
-    can still be read COM-free (``open_recording``)."""
+def process(source: str | os.PathLike | Iterable, **kwargs: Any) -> dict[str, dict]:
+    """``.tvd -> .tvd.h5 -> .mp4 (+ index, .dnav-toc)`` for every recording in ``source`` (a file,
+    a folder, or an iterable of these), each stage skipped when its output exists.
+
+    Keyword arguments go to the stage that takes them: :func:`export_h5`'s (``frames``,
+    ``compression``, ``compression_opts``, ``copy_to_local``, ``local_temp_root``,
+    ``keep_full_speed``), :func:`export_video`'s (``out_dir``, ``codec``, ... ``build_toc``), both
+    (``recursive``, ``skip_existing``, ``progress``, ``progress_callback``, ``cancel_check``).
+    Returns ``{"h5": {tvd: status}, "video": {mp4: status}, "toc": {mp4: "hit" | "missing"}}``
+    with status ``"built" | "hit" | "error: ..."``. Extraction needs EchoWave's AutoInt1 COM
+    server (Windows); elsewhere each ``.tvd`` without a sidecar is reported as an error.
+
+    Raises
+    ------
+    TypeError
+        A keyword argument neither stage knows (named in the message).
+    FileNotFoundError
+        A named source path does not exist (named in the message).
+    """
+    import logging
+
     unknown = set(kwargs) - _VIDEO_KWARGS - _H5_KWARGS
     if unknown:
-        raise TypeError(f"process() got unexpected keyword arguments {sorted(unknown)}")
-    need_extraction, sidecars = _triage(source, recursive)
-    h5: dict[str, str] = {str(p): "hit" for p in sidecars}
+        raise TypeError(f"process(): unknown keyword arguments {sorted(unknown)}; accepted: "
+                        f"h5={sorted(_H5_KWARGS - _VIDEO_KWARGS)}, video={sorted(_VIDEO_KWARGS - _H5_KWARGS)}, "
+                        f"common={sorted(_H5_KWARGS & _VIDEO_KWARGS)}")
+    entries = [Path(source)] if isinstance(source, (str, os.PathLike)) else [Path(item) for item in source]
+    missing = [str(entry) for entry in entries if not entry.exists()]
+    if missing:
+        raise FileNotFoundError(f"process: source path(s) not found: {', '.join(map(repr, missing))}. An elevated "
+                                "Windows Python does not see mapped network drives: use the UNC path")
+    recursive = kwargs.get("recursive", True)
+    need_extraction, sidecars = _triage(entries, recursive)
+    if not need_extraction and not sidecars:
+        logging.getLogger(__name__).warning("process: no .tvd or .tvd.h5 files found under %r (recursive=%s); "
+                                            "nothing to do", str(source), recursive)
+    video_options = {k: v for k, v in kwargs.items() if k in _VIDEO_KWARGS and k not in ("recursive", "pattern")}
+    h5: dict[str, str] = {}
+    video: dict[str, str] = {}
     if need_extraction and (kwargs.get("client") is not None or sys.platform == "win32"):
-        extracted = export_h5(need_extraction, **{k: v for k, v in kwargs.items() if k in _H5_KWARGS})
-        h5.update(extracted)
-        sidecars += [Path(path) for path, status in extracted.items() if not status.startswith("error")]
+        def encode(staged: StagedFile, success: bool) -> None:
+            unstage(staged, success)
+            if success:
+                video.update(_encode_one(staged.dst_h5, video_options))
+        h5.update(export_h5(need_extraction, postprocess=encode,
+                            **{k: v for k, v in kwargs.items() if k in _H5_KWARGS and k not in ("pattern",)}))
     else:
-        for tvd in need_extraction:
-            h5[str(tvd.with_name(tvd.name + ".h5"))] = ("error: extraction needs EchoWave II's AutoInt1 COM server "
-                                                        "(Windows); read the .tvd COM-free with open_recording")
-    video_options = {k: v for k, v in kwargs.items() if k in _VIDEO_KWARGS}
-    video = export_video(sidecars, **video_options) if sidecars else {}
-    toc = {f"{path}.dnav-toc": status if status.startswith("error") or kwargs.get("build_toc", True)
-           else "skipped" for path, status in video.items()}
+        h5.update({str(tvd): f"error: {_NO_ECHOWAVE}" for tvd in need_extraction})
+    for sidecar_path in sidecars:
+        video.update(_encode_one(sidecar_path, video_options))
+    toc = {path: "hit" if Path(f"{path}.dnav-toc").exists() else "missing"
+           for path, status in video.items() if status in ("built", "hit")}
     return {"h5": h5, "video": video, "toc": toc}
+
+
+def _encode_one(sidecar_path: Path, video_options: dict[str, Any]) -> dict[str, str]:
+    """:func:`export_video` of one sidecar; an unexpected failure becomes its error status."""
+    try:
+        return export_video(sidecar_path, **video_options)
+    except (SonobridgeError, OSError, ValueError) as error:
+        return {str(sidecar_path): f"error: {getattr(error, 'problem', error)}"}
+
+
+# ---------------------------------------------------------------- export(kind=)
+_EXPORT_KINDS = ("h5", "video", "both")
+
+
+def export(source: str | os.PathLike | Iterable, *, kind: str = "h5", **kwargs: Any) -> dict:
+    """One entry for the stages: ``kind="h5"`` extracts ``.tvd -> .tvd.h5`` (:func:`export_h5`),
+    ``"video"`` encodes ``.tvd.h5 -> .mp4`` (:func:`export_video`), ``"both"`` runs the pipeline
+    (:func:`process`); ``kwargs`` go to that function and its result is returned."""
+    stages = {"h5": export_h5, "video": export_video, "both": process}
+    if kind not in stages:
+        raise ValueError(f"kind={kind!r} not understood; use one of {list(_EXPORT_KINDS)}")
+    return stages[kind](source, **kwargs)
 
 
 # ---------------------------------------------------------------- legacy mp4 cropping
@@ -357,24 +428,74 @@ _DEPRECATED = ("crop_video/crop_folder re-encode EchoWave's own side-by-side mp4
                ".tvd.h5 sidecars (or .tvd files) instead")
 
 
-def crop_video(src: str | os.PathLike, dst: str | os.PathLike, side: str, *, crf: float | None = 24,
-               preset: str = "slow", mono: bool = True) -> str:
-    """Deprecated: crop one EchoWave side-by-side mp4 to its ``"left"`` or ``"right"`` view as
-    grey HEVC (``crf=None`` for lossless); an existing ``dst`` is kept. Returns the status."""
+#: CRF of the grey HEVC crop when none is given; of the ``mono=False`` crop through ``encoder``
+MONO_CRF, ENCODER_CRF = 24, 28
+
+
+def encoder_flags(encoder: str, crf: int = 28, preset: str = "slow") -> list[str]:
+    """The ffmpeg ``-c:v ...`` arguments for ``encoder``: ``h264_nvenc`` at constant quality
+    ``crf`` (VBR, no bitrate cap), ``libx264`` at ``crf``, any other encoder with ``preset`` only."""
+    if encoder == "h264_nvenc":
+        return ["-c:v", encoder, "-rc:v", "vbr", "-cq:v", str(crf), "-b:v", "0", "-preset", preset]
+    if encoder == "libx264":
+        return ["-c:v", encoder, "-crf", str(crf), "-preset", preset]
+    return ["-c:v", encoder, "-preset", preset]
+
+
+def crop_video(src: str | os.PathLike, dst: str | os.PathLike, side: str, *, encoder: str | None = None,
+               crf: float | None = None, preset: str = "slow", mono: bool = True) -> str:
+    """Deprecated: crop one EchoWave side-by-side mp4 to its ``"left"`` (x = 777) or ``"right"``
+    (x = 72) 706 x 558 view; an existing ``dst`` is kept ("hit"). ``mono``: grey HEVC at ``crf``
+    (default 24; only ``encoder`` None or "libx265"); else colour through ``encoder`` (None:
+    libx264 at its default quality; named: :func:`encoder_flags` at ``crf``, default 28).
+    Returns "built" or "hit"."""
     from .formats.video.writer import EncoderSettings, VideoOptions, export_stream, video_stream
 
     warnings.warn(_DEPRECATED, DeprecationWarning, stacklevel=2)
-    if side not in ("left", "right") or not mono:
-        raise ValueError("side must be 'left' or 'right'; only mono (grey HEVC) output is written")
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    if mono and encoder not in (None, "libx265"):
+        raise ValueError(f"mono=True writes grey HEVC (libx265); encoder={encoder!r} cannot: drop encoder, or "
+                         "pass mono=False")
     x = X_LEFT if side == "left" else X_RIGHT
-    return export_stream(video_stream(src), Path(dst), True, False,
-                         VideoOptions(crop=(CROP_Y, CROP_Y + CROP_H, x, x + CROP_W),
-                                      settings=EncoderSettings(crf=crf, preset=preset)))
+    box = (CROP_Y, CROP_Y + CROP_H, x, x + CROP_W)
+    if mono:
+        return export_stream(video_stream(src), Path(dst), True, False,
+                             VideoOptions(crop=box, settings=EncoderSettings(crf=MONO_CRF if crf is None else crf,
+                                                                             preset=preset)))
+    if Path(dst).exists():
+        return "hit"
+    flags = ["-c:v", "libx264", "-preset", preset] if encoder is None else \
+        encoder_flags(encoder, crf=ENCODER_CRF if crf is None else crf, preset=preset)
+    _crop_colour(Path(src), Path(dst), box, flags)
+    return "built"
+
+
+def _crop_colour(src: Path, dst: Path, box: tuple[int, int, int, int], flags: list[str]) -> None:
+    """Re-encode ``src`` cropped to ``box`` (top, bottom, left, right) in colour (yuv420p) with
+    the encoder and options of ffmpeg-style ``flags``, written under a temporary name."""
+    from .formats.video.reader import require_av
+    from .util.atomic import atomic_path
+
+    av = require_av()
+    pairs = dict(zip(flags[::2], flags[1::2]))
+    codec = pairs.pop("-c:v")
+    options = {key.lstrip("-").split(":")[0]: value for key, value in pairs.items()}
+    top, bottom, left, right = box
+    with read_faults(src, "unreadable video", also=(av.error.FFmpegError,)), atomic_path(dst) as temporary, \
+            av.open(os.fspath(src)) as source, av.open(os.fspath(temporary), "w", format="mp4") as target:
+        video = source.streams.video[0]
+        stream = target.add_stream(codec, rate=video.average_rate or 30, options=options)
+        stream.width, stream.height, stream.pix_fmt = right - left, bottom - top, "yuv420p"
+        for frame in source.decode(video):
+            image = frame.to_ndarray(format="rgb24")[top:bottom, left:right]
+            target.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
+        target.mux(stream.encode(None))
 
 
 def crop_folder(data_dir: str | os.PathLike, dest_dir: str | os.PathLike, *, left_suffix: str, right_suffix: str,
-                stem_split: str = " ", crf: float | None = 24, preset: str = "slow", mono: bool = True
-                ) -> dict[str, str]:
+                stem_split: str = " ", encoder: str | None = None, crf: float | None = None, preset: str = "slow",
+                mono: bool = True) -> dict[str, str]:
     """Deprecated: :func:`crop_video` both views of every ``*telemed*.mp4`` under ``data_dir``
     (paths containing "archive" skipped) into ``dest_dir`` as ``<stem><suffix>.mp4``."""
     results = {}
@@ -384,54 +505,49 @@ def crop_folder(data_dir: str | os.PathLike, dest_dir: str | os.PathLike, *, lef
         stem = source.stem.split(stem_split)[0]
         for side, suffix in (("left", left_suffix), ("right", right_suffix)):
             target = Path(dest_dir) / f"{stem}{suffix}.mp4"
-            results[str(target)] = crop_video(source, target, side, crf=crf, preset=preset, mono=mono)
+            results[str(target)] = crop_video(source, target, side, encoder=encoder, crf=crf, preset=preset,
+                                              mono=mono)
     return results
 
 
 # ---------------------------------------------------------------- completeness QC
-def _declared(sidecar_path: Path, sidecar: Sidecar) -> int | None:
-    if sidecar.tvd_declared_n_frames:
-        return sidecar.tvd_declared_n_frames
-    for candidate in (Path(sidecar.source_tvd_path) if sidecar.source_tvd_path else None,
-                      sidecar_path.with_name(_stem(sidecar_path) + ".tvd")):
-        if candidate is not None and candidate.is_file():
-            return read_tvd_n_frames(candidate)
-    return None
+def _audit(source: str | os.PathLike | Iterable, recursive: bool, progress: bool,
+           one: Callable[[Path], Any], line: Callable[[Path, Any], str]) -> dict[str, Any]:
+    """``{sidecar: one(sidecar)}`` over the sidecars at ``source`` (a ``.tvd.h5``, a ``.tvd`` with
+    its sidecar, a folder walked for ``*.tvd.h5``, or an iterable of these), each logged as
+    ``line(sidecar, result)`` when ``progress`` (with a progress bar)."""
+    from tqdm.auto import tqdm
+
+    results = {}
+    for path in tqdm(_sidecars(source, recursive, "*.tvd.h5"), unit="file", disable=not progress, leave=False):
+        results[str(path)] = one(path)
+        if progress:
+            _log.info(line(path, results[str(path)]))
+    return results
 
 
-def verify_complete(source: str | os.PathLike | Iterable, *, tolerance: int = COMPLETENESS_TOLERANCE
-                    ) -> dict[str, dict[str, Any]]:
-    """For each sidecar: extracted vs declared frame counts. ``complete`` is True when the
-    extraction holds at least ``declared - tolerance`` frames (EchoWave reports ~2 fewer than the
-    container declares), False when more are missing (a truncated load), None when no declared
-    count is known (stored, or read from the ``.tvd``)."""
-    report = {}
-    for path in _sidecars(source, True, "*.tvd.h5"):
-        sidecar = read_sidecar(path, keep_open=False)
-        declared = _declared(path, sidecar)
-        report[str(path)] = {"n_frames": sidecar.n_frames, "declared": declared,
-                             "missing": None if declared is None else max(0, declared - sidecar.n_frames),
-                             "complete": None if declared is None else sidecar.n_frames >= declared - tolerance}
+def verify_complete(source: str | os.PathLike | Iterable, *, recursive: bool = True,
+                    tol: int = COMPLETENESS_TOLERANCE, progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Catch extractions EchoWave truncated to fit its memory: for each sidecar, ``{"extracted",
+    "declared", "native_mp4", "status", "issues"}`` (see
+    :func:`~sonobridge.formats.telemed.qc.completeness`). ``status`` is "truncated" when the
+    ``.tvd`` header's count (stored, else read from the sibling ``.tvd``) or the sibling
+    ``<stem>.mp4``'s exceeds the extracted count by more than ``tol`` frames (EchoWave reports ~2
+    fewer than the header on complete recordings), "complete" otherwise, "unknown" without a
+    reference, "error: ..." for an unreadable sidecar. ``progress``: a line per file and a
+    summary (logged; truncations as warnings)."""
+    report = _audit(source, recursive, progress, lambda path: completeness(path, tol), completeness_line)
+    if progress:
+        statuses = [info["status"] for info in report.values()]
+        summary = (f"verify_complete: {len(report)} checked, {statuses.count('truncated')} truncated, "
+                   f"{statuses.count('unknown')} with no reference")
+        _log.log(logging.WARNING if "truncated" in statuses else logging.INFO, summary)
     return report
 
 
-def backfill_tvd_n_frames(source: str | os.PathLike | Iterable) -> dict[str, int | None]:
-    """Add ``tvd_declared_n_frames`` (read from the ``.tvd``) to sidecars that lack it. Each
-    sidecar is updated in a copy that replaces it by rename, so a crash leaves the old file."""
-    import shutil
-
-    import h5py
-
-    from .util.atomic import atomic_path
-
-    results = {}
-    for path in _sidecars(source, True, "*.tvd.h5"):
-        sidecar = read_sidecar(path, keep_open=False)
-        declared = _declared(path, sidecar)
-        if declared and not sidecar.tvd_declared_n_frames:
-            with atomic_path(path) as temporary:
-                shutil.copy2(path, temporary)
-                with h5py.File(temporary, "r+") as handle:
-                    handle.attrs["tvd_declared_n_frames"] = declared
-        results[str(path)] = declared
-    return results
+def backfill_tvd_n_frames(source: str | os.PathLike | Iterable, *, recursive: bool = True,
+                          progress: bool = True) -> dict[str, str]:
+    """Store each sidecar's declared frame count (read from the sibling ``.tvd`` header, no
+    re-extraction) as ``tvd_declared_n_frames``. Returns ``{sidecar: status}``: "added (N)",
+    "updated (N)", "skipped: no sibling .tvd", "skipped: unparseable .tvd header" or "error: ..."."""
+    return _audit(source, recursive, progress, backfill, lambda path, status: f"{path.name}: {status}")

@@ -14,21 +14,31 @@ is not in the file stays a KeyError (``[]``) or AttributeError (``.``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import FormatError, read_faults
-from .formats.h5guard import close_quietly, open_checked
+from .errors import READ_ERRORS, FormatError, read_faults
+from .formats.h5guard import close_quietly, open_checked, refuse_crashing
+from .formats.zea.remote import is_remote, open_remote
 from .formats.zea.schema import dataset_value
-from .formats.zea.validate import FREE_FORM, READ_FREE_FORM, Finding, Report, is_legacy, track_groups, validate
+from .formats.zea.validate import FREE_FORM, READ_FREE_FORM, Finding, Report, is_legacy, track_groups
+from .formats.zea.validate import validate as _validate
 from .formats.zea.tree import CODECS, InvalidZeaDataError, file_tree, write_tree
 
-__all__ = ["CODECS", "File", "Finding", "InvalidZeaDataError", "Report", "Track", "validate"]
+__all__ = ["CODECS", "File", "Finding", "InvalidZeaDataError", "Record", "Report", "Track", "cartesian_pixel_grid",
+           "curved_probe_geometry", "linear_probe_geometry", "polar_pixel_grid", "validate"]
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def validate(path: str | os.PathLike) -> Report:
+    """The findings on the zea file at ``path`` (a path or a :class:`File`, e.g. what
+    :meth:`File.create` returns); never raises for bad content."""
+    return _validate(os.fspath(path))
 
 
 def _reading(path: str):
@@ -75,13 +85,28 @@ def _dataset_class() -> type:
 
         @_reads
         def __getitem__(self, key: Any) -> Any:
-            return super().__getitem__(key)
+            return _decoded(super().__getitem__(key)) if _is_text(self.dtype) else super().__getitem__(key)
 
         @_reads
         def read_direct(self, *args: Any, **kwargs: Any) -> None:
             return super().read_direct(*args, **kwargs)
 
     return _Dataset
+
+
+def _is_text(dtype: np.dtype) -> bool:
+    """Whether an HDF5 dataset of ``dtype`` holds strings (variable or fixed length)."""
+    import h5py
+
+    return h5py.check_string_dtype(dtype) is not None or dtype.kind == "S"
+
+
+def _decoded(value: Any) -> Any:
+    """Strings read from HDF5 as ``str`` (arrays as ``numpy.str_`` arrays), as zea returns them."""
+    if isinstance(value, np.ndarray):
+        return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in value.flat],
+                        dtype=np.str_).reshape(value.shape)
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _dataset(dataset, path: str):
@@ -128,7 +153,119 @@ class _Node:
 
 def _values(group) -> dict[str, Any]:
     """Scalars and arrays of a group as Python/NumPy values (strings decoded)."""
-    return {key: dataset_value(item) for key, item in group.items() if hasattr(item, "shape")}
+    return {key: _value(item) for key, item in group.items() if hasattr(item, "shape")}
+
+
+def _value(dataset) -> Any:
+    """A dataset's value read, strings (also string arrays) as ``str``."""
+    value = dataset_value(dataset)
+    return _decoded(value) if _is_text(dataset.dtype) else value
+
+
+class Record(Mapping):
+    """Read-only values by name with attribute access (``record.sound_speed``) that also behave
+    as a mapping (``record["sound_speed"]``, ``dict(record)``): what zea returns as spec objects."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None, kind: str = "Record"):
+        object.__setattr__(self, "_values", dict(values or {}))
+        object.__setattr__(self, "_kind", kind)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._values:
+            raise AttributeError(f"{self._kind} has no {name!r} (fields: {', '.join(self._values)})")
+        return self._values[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{self._kind} is read-only")
+
+    def __dir__(self) -> list[str]:
+        return [*self._values, "to_dict", "keys", "items", "values", "get"]
+
+    def __call__(self) -> Record:
+        """The record itself: zea's documentation also calls ``f.metadata()``."""
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (nested records become dicts too)."""
+        return {k: v.to_dict() if isinstance(v, Record) else v for k, v in self._values.items()}
+
+    def __repr__(self) -> str:
+        return f"{self._kind}({', '.join(self._values)})"
+
+
+def _record(group, kind: str) -> Record:
+    """A group and its subgroups, values read (strings decoded), as nested :class:`Record` s."""
+    return Record({key: _value(item) if hasattr(item, "shape") else _record(item, key)
+                   for key, item in group.items()}, kind)
+
+
+def parameters(probe: Mapping[str, Any], scan: Mapping[str, Any], sizes: Mapping[str, Any],
+               overrides: Mapping[str, Any]) -> Record:
+    """Probe (without name/type), scan, sizes and overrides merged (later wins, None dropped), with
+    the wavelength (m) derived from ``sound_speed`` (m/s, 1540 by default) and ``center_frequency`` (Hz)."""
+    merged = {k: v for k, v in probe.items() if k not in ("name", "type")}
+    merged.update(scan)
+    merged.update(sizes)
+    merged.update(overrides)
+    merged = {k: v for k, v in merged.items() if v is not None}
+    centre = merged.get("center_frequency")
+    if centre is not None and np.all(np.asarray(centre) > 0) and "wavelength" not in overrides:
+        merged["wavelength"] = merged.get("sound_speed", 1540.0) / np.asarray(centre)
+    return Record(merged, "Parameters")
+
+
+def cartesian_pixel_grid(xlims: tuple[float, float], zlims: tuple[float, float], *, dx: float | None = None,
+                         dz: float | None = None, grid_size_x: int | None = None,
+                         grid_size_z: int | None = None) -> np.ndarray:
+    """Pixel positions ``(n_z, n_x, 3)`` float64 (x, y=0, z) in metres on a regular grid spanning
+    ``xlims`` and ``zlims`` (both ends included), given spacings ``dx``/``dz`` or pixel counts."""
+    def axis(lims: tuple[float, float], step: float | None, count: int | None, name: str) -> np.ndarray:
+        if count is None:
+            if step is None or step <= 0:
+                raise ValueError(f"give a positive d{name} or grid_size_{name}")
+            count = int(np.floor((lims[1] - lims[0]) / step + 1e-9)) + 1
+            return lims[0] + np.arange(count) * step
+        return np.linspace(lims[0], lims[1], int(count))
+
+    x, z = axis(xlims, dx, grid_size_x, "x"), axis(zlims, dz, grid_size_z, "z")
+    zz, xx = np.meshgrid(z, x, indexing="ij")
+    return np.stack([xx, np.zeros_like(xx), zz], axis=-1)
+
+
+def polar_pixel_grid(rlims: tuple[float, float], dr: float, angles: np.ndarray,
+                     origins: np.ndarray | None = None) -> np.ndarray:
+    """Pixel positions ``(n_r, n_rays, 3)`` float64 in metres along rays steered by ``angles``
+    (radians from the z axis, ``(n_rays,)``) from ``origins`` ``(n_rays, 3)`` (default the origin),
+    radii ``rlims[0]``, ``rlims[0] + dr``, ... up to ``rlims[1]`` included."""
+    angles = np.asarray(angles, np.float64).ravel()
+    origins = np.zeros((angles.size, 3)) if origins is None else np.asarray(origins, np.float64)
+    radii = rlims[0] + np.arange(int(np.floor((rlims[1] - rlims[0]) / dr + 1e-9)) + 1) * dr
+    rr, tt = np.meshgrid(radii, angles, indexing="ij")
+    x, z = rr * np.sin(tt) + origins[:, 0], rr * np.cos(tt) + origins[:, 2]
+    return np.stack([x, np.zeros_like(x), z], axis=-1)
+
+
+def linear_probe_geometry(n_el: int, pitch: float) -> np.ndarray:
+    """Element centres ``(n_el, 3)`` float64 in metres of a linear array of pitch ``pitch`` (m),
+    centred on x = 0, at y = z = 0."""
+    x = (np.arange(n_el) - (n_el - 1) / 2) * pitch
+    return np.stack([x, np.zeros(n_el), np.zeros(n_el)], axis=-1)
+
+
+def curved_probe_geometry(n_el: int, pitch: float, radius: float) -> np.ndarray:
+    """Element centres ``(n_el, 3)`` float64 in metres of a convex array of radius ``radius`` (m)
+    and arc pitch ``pitch`` (m), apex at the origin, centre of curvature at z = -radius."""
+    angles = (np.arange(n_el) - (n_el - 1) / 2) * pitch / radius
+    return np.stack([radius * np.sin(angles), np.zeros(n_el), radius * (np.cos(angles) - 1)], axis=-1)
 
 
 class Track:
@@ -145,13 +282,21 @@ class Track:
 
     @property
     @_reads
-    def scan(self) -> dict[str, Any]:
-        return _values(self._group["scan"]) if "scan" in self._group else {}
+    def scan(self) -> Record:
+        """The track's ``scan/`` values (attribute or key access; empty when there is none)."""
+        return Record(_values(self._group["scan"]) if "scan" in self._group else {}, "Scan")
 
     @property
     @_reads
     def label(self) -> str | None:
-        return _values(self._group).get("label")
+        label = _values(self._group).get("label")
+        return label.decode() if isinstance(label, bytes) else None if label is None else str(label)
+
+    def __repr__(self) -> str:
+        label = f' "{self.label}"' if self.label is not None else ""
+        with _reading(self.path):
+            products = list(self._group["data"].keys()) if "data" in self._group else []
+        return f"<Track[{self.index}]{label} data={products}>"
 
     @_reads
     def _size(self, axis: int, scan_key: str | None = None, scan_axis: int = 0) -> int | None:
@@ -183,16 +328,12 @@ class Track:
         return None
 
     @_reads
-    def load_parameters(self) -> dict[str, Any]:
-        """Probe (without name/type) and scan merged, with n_ax/n_el/n_tx and the wavelength (m)."""
-        parameters = {k: v for k, v in self.file.probe.items() if k not in ("name", "type")}
-        parameters.update(self.scan)
-        parameters.update({k: v for k, v in (("n_ax", self.n_ax), ("n_el", self.n_el), ("n_tx", self.n_tx))
-                           if v is not None})
-        centre = parameters.get("center_frequency")
-        if centre is not None and np.all(np.asarray(centre) > 0):
-            parameters["wavelength"] = parameters.get("sound_speed", 1540.0) / np.asarray(centre)
-        return parameters
+    def load_parameters(self, **overrides: Any) -> Record:
+        """Probe (without name/type) and scan merged with n_ax/n_el/n_tx, then ``overrides``
+        (e.g. ``sound_speed=1480.0``), and the wavelength (m): attribute or key access
+        (``.probe_geometry`` ``(n_el, 3)`` m, ``.time_to_next_transmit`` ``(n_frames, n_tx)`` s, ...)."""
+        sizes = {"n_ax": self.n_ax, "n_el": self.n_el, "n_tx": self.n_tx}
+        return parameters(self.file.probe, self.scan, sizes, overrides)
 
     @_reads
     def _durations(self) -> np.ndarray | None:
@@ -218,19 +359,32 @@ class File:
     """A zea-format file opened read-only (an ``h5py.File`` underneath, as ``.h5``). Raises
     FormatError naming the file when it is not HDF5 or its root structure is unreadable."""
 
-    def __init__(self, path: str | Path, mode: str = "r"):
+    def __init__(self, path: str | Path, mode: str = "r", *, _deferred: bool = False):
         import hdf5plugin  # noqa: F401  (Blosc and the other zea codecs)
 
         if mode != "r":
             raise ValueError("sonobridge.zea.File opens files for reading; write with the zea writer")
-        self.path = str(path)
-        self.h5 = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
+        self.path, self.mode = path if isinstance(path, str) else os.fspath(path), mode
+        self._remote = open_remote(self.path) if is_remote(path) else None
+        self._h5 = None
+        if not _deferred:
+            self._open()
+
+    @property
+    def h5(self):
+        """The ``h5py.File`` underneath (a file returned by :meth:`create` opens it on first use,
+        so the just-written path can still be opened by h5py with its default locking)."""
+        return self._h5 if self._h5 is not None else self._open()
+
+    def _open(self):
+        self._h5 = _open_h5(self.path, self._remote)
         try:
             with _reading(self.path):
-                track_groups(self.h5)        # the structure every access relies on is readable
+                track_groups(self._h5)       # the structure every access relies on is readable
         except FormatError:
             self.close()
             raise
+        return self._h5
 
     @classmethod
     def create(cls, path: str | Path, data: dict | None = None, scan: dict | None = None, *,
@@ -238,7 +392,7 @@ class File:
                metrics: dict | None = None, probe: dict | None = None, us_machine: str | None = None,
                description: str | None = None, acquisition_time: Any = None, custom: Any = None,
                compression: str | dict | None = "fast", overwrite: bool = False,
-               progress: bool = False) -> Path:
+               progress: bool = False) -> File:
         """Write a zea file, as ``zea.File.create``: ``data``/``scan`` for one track or
         ``tracks=[{"label", "data", "scan", "transmit_only"}, ...]``; data products are dicts
         (``values``, ``coordinates`` in metres ``(..., 3)``, ``timestamps`` in seconds, ...)
@@ -249,6 +403,9 @@ class File:
         ``compression``: ``"fast"`` (default), ``"small"``, ``"zea"`` (zea's own Blosc zstd 7),
         ``"gzip"``, ``"lzf"``, ``None`` or h5py filter keywords. Raises
         :class:`InvalidZeaDataError` before writing anything if the data breaks the format.
+
+        Returns the written file opened for reading (as zea; it is also path-like: ``os.fspath``,
+        ``read_bytes()``, ``stat()``, ``exists()``, ``parent``, ``suffix``).
         """
         if tracks is not None and (data is not None or scan is not None):
             raise ValueError("give either data/scan (one track) or tracks, not both")
@@ -259,7 +416,8 @@ class File:
         tree = file_tree(tracks=tracks, track_schedule=track_schedule, probe=probe, metadata=metadata,
                          metrics=metrics, custom=custom, us_machine=us_machine, description=description,
                          acquisition_time=acquisition_time)
-        return write_tree(tree, path, compression=compression, overwrite=overwrite, progress=progress)
+        return cls(write_tree(tree, path, compression=compression, overwrite=overwrite, progress=progress),
+                   _deferred=True)
 
     def __enter__(self) -> File:
         return self
@@ -268,7 +426,70 @@ class File:
         self.close()
 
     def close(self) -> None:
-        close_quietly(self.h5)
+        if self._h5 is not None:
+            close_quietly(self._h5)
+        if self._remote is not None:
+            self._remote.close()
+
+    def __fspath__(self) -> str:
+        if self._remote is not None:
+            raise TypeError(f"{self.path} is remote: it has no local path")
+        return self.path
+
+    def __repr__(self) -> str:
+        name = self.path.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            labels = self.track_labels
+            described = f"{len(labels)} track" if len(labels) <= 1 else f"{len(labels)} tracks: " + ", ".join(
+                f'"{label}"' if label else str(index) for index, label in enumerate(labels))
+        except FormatError:
+            described = ""
+        return f'<File "{name}" (mode {self.mode}, {described})>'
+
+    @_reads
+    def keys(self):
+        """Names at the root of the file (as ``h5py.File.keys()``)."""
+        return self.h5.keys()
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    @property
+    def attrs(self):
+        """Root attributes (as ``h5py.File.attrs``: ``zea_version``, ``probe``, ...)."""
+        return self.h5.attrs
+
+    @property
+    def metadata(self) -> Record:
+        """``metadata/`` as nested records (``f.metadata.ecg.samples``; ``f.metadata()`` works too);
+        KeyError when absent."""
+        return self._group_record("metadata", "Metadata")
+
+    @property
+    def metrics(self) -> Record:
+        """``metrics/`` as records; KeyError when absent."""
+        return self._group_record("metrics", "Metrics")
+
+    def _group_record(self, name: str, kind: str) -> Record:
+        with _reading(self.path):
+            present = name in self.h5
+        if not present:
+            raise KeyError(f"{self.path}: no {name!r} group")
+        with _reading(self.path):
+            return _record(self.h5[name], kind)
+
+    def validate(self) -> dict[str, str]:
+        """``{"status": "success"}`` when the file follows the format (as zea's ``File.validate``);
+        raises :class:`~sonobridge.errors.FormatError` naming the file and its first errors otherwise."""
+        if self._remote is not None:
+            raise FormatError(self.path, "validation reads the whole file: download it first")
+        report = validate(self.path)
+        if not report.valid:
+            raise FormatError(self.path, "not a valid zea file: " + "; ".join(str(f) for f in report.errors[:5]))
+        return {"status": "success"}
 
     def __getitem__(self, key: str):
         """HDF5 item; on single-track files ``data/...`` and ``scan/...`` mean track 0's."""
@@ -318,7 +539,9 @@ class File:
     def _single(self) -> Track:
         tracks = self.tracks
         if len(tracks) != 1:
-            raise AttributeError(f"{len(tracks)} tracks: use .tracks or .get_track()")
+            raise AttributeError(f"This file has {len(tracks)} tracks. Use file.tracks to get a list of tracks "
+                                 "and access each track individually: file.tracks[i].data, file.tracks[i].scan, "
+                                 "file.tracks[i].load_parameters() (or file.get_track(label))")
         return tracks[0]
 
     data = property(lambda self: self._single().data)
@@ -329,8 +552,12 @@ class File:
     n_el = property(lambda self: self._single().n_el)
 
     @property
+    def probe(self) -> Record:
+        """``probe/`` fields as a record (``.name``, ``.probe_geometry`` ``(n_el, 3)`` m, ...)."""
+        return Record(self._probe_values(), "Probe")
+
     @_reads
-    def probe(self) -> dict[str, Any]:
+    def _probe_values(self) -> dict[str, Any]:
         """``probe/`` fields (legacy files: ``probe_geometry`` from the scan, name from the attr)."""
         if "probe" in self.h5:
             return _values(self.h5["probe"])
@@ -341,8 +568,10 @@ class File:
             probe["name"] = str(self.h5.attrs["probe"])
         return probe
 
-    def load_parameters(self) -> dict[str, Any]:
-        return self._single().load_parameters()
+    def load_parameters(self, **overrides: Any) -> Record:
+        """The single track's parameters (:meth:`Track.load_parameters`); AttributeError pointing
+        to ``file.tracks`` on multi-track files."""
+        return self._single().load_parameters(**overrides)
 
     @property
     @_reads
@@ -376,3 +605,28 @@ class File:
 
     def validate_spec(self) -> Report:
         return validate(self.path)
+
+
+def _path_attribute(name: str) -> property:
+    return property(lambda self: getattr(Path(self.__fspath__()), name),
+                    doc=f"``pathlib.Path(file).{name}`` (File.create's result stands for the written path).")
+
+
+for _name in ("read_bytes", "stat", "exists", "parent", "suffix", "stem"):
+    setattr(File, _name, _path_attribute(_name))
+
+
+def _open_h5(path: str, remote):
+    """``path`` (or the remote file object ``remote``) opened read-only by h5py after the checks
+    that keep a damaged file from crashing HDF5; problems are FormatErrors naming ``path``."""
+    if remote is None:
+        return open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
+    import h5py
+
+    try:
+        handle = h5py.File(remote, "r")
+    except READ_ERRORS as error:
+        remote.close()
+        raise FormatError(path, f"not a readable HDF5 file ({error})") from None
+    refuse_crashing(handle, path, FREE_FORM, READ_FREE_FORM)
+    return handle

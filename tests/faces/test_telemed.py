@@ -82,14 +82,15 @@ def test_documented_errors_match_telemed(theirs, cohort):
 
 
 def test_inner_image_autocrop(cohort):
+    """telemed's rule: the panel top is kept, the ruler and margin columns and bright bottom tick
+    rows are stripped (this synthetic tick row is too faint to be peeled)."""
     log = ours.Log(cohort["dual"])
-    top, bottom, left, right = INNER
+    _, _, left, right = INNER
     for panel in (1, 2):
-        x1, _, y1, _ = PANELS[panel]
+        x1, _, y1, y2 = PANELS[panel]
         rows, columns = log.image_slice(panel)
-        assert (rows.start, rows.stop, columns.start, columns.stop) == (
-            y1 - 1 + top, y1 - 1 + bottom, x1 - 1 + left, x1 - 1 + right)
-        assert log.frame(3, crop=True, panel=panel).shape == (bottom - top, right - left)
+        assert (rows.start, rows.stop, columns.start, columns.stop) == (y1 - 1, y2, x1 - 1 + left, x1 - 1 + right)
+        assert log.frame(3, crop=True, panel=panel).shape == (y2 - y1 + 1, right - left)
 
 
 def test_autocrop_falls_back_to_the_panel_with_a_warning(tmp_path):
@@ -154,11 +155,11 @@ def test_verify_complete_and_backfill(tmp_path):
     (tmp_path / "complete.tvd").write_bytes(uiff_bytes(declared=42))         # ~2 above EchoWave's count
     truncated = make_sidecar(tmp_path / "cut.tvd.h5", n=30, declared=80)
     unknown = make_sidecar(tmp_path / "unknown.tvd.h5", n=10)
-    report = ours.verify_complete(tmp_path)
-    assert report[str(complete)]["complete"] is True and report[str(complete)]["declared"] == 42
-    assert report[str(truncated)]["complete"] is False and report[str(truncated)]["missing"] == 50
-    assert report[str(unknown)]["complete"] is None
-    assert ours.backfill_tvd_n_frames(complete) == {str(complete): 42}
+    report = ours.verify_complete(tmp_path, progress=False)
+    assert report[str(complete)]["status"] == "complete" and report[str(complete)]["declared"] == 42
+    assert report[str(truncated)]["status"] == "truncated" and report[str(truncated)]["extracted"] == 30
+    assert report[str(unknown)]["status"] == "unknown"
+    assert ours.backfill_tvd_n_frames(complete, progress=False) == {str(complete): "added (42)"}
     assert ours.Log(complete).tvd_declared_n_frames == 42
     assert not list(tmp_path.glob("*.partial"))
 
@@ -177,8 +178,12 @@ def test_view_renders_headless(cohort, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
     log = ours.Log(cohort["single"])
-    viewer = log.view(frame_idx_0n=2)
+    figure = log.view(frame_idx_0n=2)
+    assert isinstance(figure, Figure)                   # a Figure, as telemed documents
+    viewer = figure.viewer
     assert np.array_equal(viewer.image.get_array(), log.frame(2, crop=True))
     viewer.on_key(type("Key", (), {"key": "right"})())
     viewer.on_key(type("Key", (), {"key": "up"})())
@@ -249,16 +254,16 @@ def test_legacy_side_by_side_crop(tmp_path):
 
     from support import image_stream
 
-    rng = np.random.default_rng(2)
-    frames = rng.integers(0, 256, (6, 620, 1500), dtype=np.uint8)
+    frames = np.zeros((6, 620, 1500), np.uint8)                   # flat views: exact at the default CRF 24
+    frames[:, 42:600, 72:777], frames[:, 42:600, 777:1483] = 90, 200
     (tmp_path / "raw").mkdir()
     write_video(image_stream(frames), tmp_path / "raw" / "S01 telemed export 2024.mp4")
     with pytest.warns(DeprecationWarning):
-        status = ours.crop_folder(tmp_path / "raw", tmp_path / "out", left_suffix="_L", right_suffix="_R", crf=None)
+        status = ours.crop_folder(tmp_path / "raw", tmp_path / "out", left_suffix="_L", right_suffix="_R")
     assert set(status.values()) == {"built"} and sorted(p.split("/")[-1] for p in status) == ["S01_L.mp4", "S01_R.mp4"]
     with VideoReader(tmp_path / "out" / "S01_L.mp4") as left, VideoReader(tmp_path / "out" / "S01_R.mp4") as right:
-        assert np.array_equal(left[3], frames[3, 42:600, 777:1483])
-        assert np.array_equal(right[3], frames[3, 42:600, 72:778])
+        assert np.abs(left[3].astype(int) - frames[3, 42:600, 777:1483]).mean() < 1
+        assert np.abs(right[3].astype(int) - frames[3, 42:600, 72:778]).mean() < 1
     with pytest.warns(DeprecationWarning):
         assert ours.crop_video(tmp_path / "raw" / "S01 telemed export 2024.mp4", tmp_path / "out" / "S01_L.mp4",
                                "left") == "hit"
@@ -270,13 +275,13 @@ def test_process_triage_and_idempotency(tmp_path):
     synthetic_tvd(tmp_path / "raw_only.tvd")
     first = ours.process(tmp_path, progress=False)
     assert set(first) == {"h5", "video", "toc"}
-    assert first["h5"][str(tmp_path / "a.tvd.h5")] == "hit"
-    assert first["h5"][str(tmp_path / "raw_only.tvd.h5")].startswith("error: extraction needs")
+    assert first["h5"] == {str(tmp_path / "raw_only.tvd"): first["h5"][str(tmp_path / "raw_only.tvd")]}
+    assert first["h5"][str(tmp_path / "raw_only.tvd")].startswith("error: extraction needs")
     assert sorted(p.split("/")[-1] for p in first["video"]) == ["a.mp4", "b_b1.mp4", "b_b2.mp4"]
-    assert set(first["video"].values()) == {"built"} and all(p.endswith(".dnav-toc") for p in first["toc"])
+    assert set(first["video"].values()) == {"built"} and set(first["toc"]) == set(first["video"])
     again = ours.process(tmp_path, progress=False)
     assert set(again["video"].values()) == {"hit"}
-    with pytest.raises(TypeError, match="unexpected"):
+    with pytest.raises(TypeError, match="unknown keyword arguments"):
         ours.process(tmp_path, colour=True)
 
 
@@ -293,9 +298,10 @@ def test_extraction_through_the_autoint1_simulator(tmp_path):
     simulator = AutoInt1Simulator({"scan.tvd": source})
     seen, hooks = [], []
     status = export_h5(tmp_path / "rec", out_dir=tmp_path / "out", client=AutoInt1Client(simulator), progress=False,
-                       postprocess=hooks.append, progress_callback=lambda *args: seen.append(args))
+                       postprocess=lambda *args: hooks.append(args), progress_callback=lambda *args: seen.append(args))
     target = tmp_path / "out" / "scan.tvd.h5"
-    assert status == {str(target): "built"} and hooks == [target] and len(seen) == 1
+    assert status == {str(tmp_path / "rec" / "scan.tvd"): "built"} and len(seen) == 1
+    assert [(staged.dst_h5, success) for staged, success in hooks] == [(target, True)]
     assert not simulator.crashed and simulator.run == simulator.record == 0
     truth, extracted = ours.Log(source), ours.Log(target)
     assert np.array_equal(extracted.time_ms, truth.time_ms) and extracted.b_mode_rois == truth.b_mode_rois
@@ -303,7 +309,7 @@ def test_extraction_through_the_autoint1_simulator(tmp_path):
     assert extracted.params["probe_name"] == "L12-5N40-A4" and extracted.params["b_depth"] == 40
     assert extracted.tvd_declared_n_frames == 42
     assert export_h5(tmp_path / "rec", out_dir=tmp_path / "out", client=AutoInt1Client(simulator),
-                     progress=False) == {str(target): "hit"}
+                     progress=False) == {str(tmp_path / "rec" / "scan.tvd"): "hit"}
     timing = export_h5(tmp_path / "rec", out_dir=tmp_path / "timing", client=AutoInt1Client(simulator),
                        progress=False, frames=False)
     assert list(timing.values()) == ["built"] and not ours.Log(tmp_path / "timing" / "scan.tvd.h5").has_frames
@@ -325,10 +331,11 @@ def test_network_sources_are_staged_and_cleaned_even_on_error(tmp_path, monkeypa
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "local"))
     (tmp_path / "local").mkdir()
     simulator = AutoInt1Simulator({"net.tvd": source})              # broken.tvd: OpenFile fails
+    simulator.network.add(str(share))
     status = export_h5([share / "net.tvd", share / "broken.tvd"], out_dir=tmp_path / "out", progress=False,
                        client=AutoInt1Client(simulator), network=lambda path: str(path).startswith(str(share)))
-    assert status[str(tmp_path / "out" / "net.tvd.h5")] == "built"
-    assert status[str(tmp_path / "out" / "broken.tvd.h5")].startswith("error: EchoWave could not open")
+    assert status[str(share / "net.tvd")] == "built" and (tmp_path / "out" / "net.tvd.h5").is_file()
+    assert status[str(share / "broken.tvd")].startswith("error: EchoWave could not open")
     assert all(str(tmp_path / "local") in path for path in simulator.opened)       # EchoWave saw local copies
     assert list((tmp_path / "local").iterdir()) == []                                # and they are gone
 
@@ -356,42 +363,8 @@ def test_process_extracts_with_a_client_then_encodes(tmp_path):
     (tmp_path / "study" / "s1.tvd").write_bytes(uiff_bytes(declared=42))
     result = ours.process(tmp_path / "study", client=AutoInt1Client(AutoInt1Simulator({"s1.tvd": source})),
                           progress=False)
-    assert result["h5"] == {str(tmp_path / "study" / "s1.tvd.h5"): "built"}
+    assert result["h5"] == {str(tmp_path / "study" / "s1.tvd"): "built"}
     assert result["video"] == {str(tmp_path / "study" / "s1.mp4"): "built"}
-
-
-def test_metadata_probe_reads_only_safe_ids(tmp_path):
-    import json
-
-    from autoint1_simulator import AutoInt1Simulator
-
-    from sonobridge.formats.telemed.autoint import AutoInt1Client
-    from sonobridge.formats.telemed.probe import parse_ids, probe, write_report
-
-    document = "\n".join([
-        "// AutoInt1 parameter ids (synthetic excerpt in the documented format)",
-        "#define id_get_current_probe_name 918 // ParamGetString(id, ...) returns the probe name",
-        "#define id_b_depth_shift 305 // shift by index",
-        "#define id_b_is_scan_direction_changed 133 // ParamGetBool",
-        "#define id_b_flip_up_down 105 // val = 0; toggles the image",
-        "#define id_mystery 999 // no hint",
-        "#define id_get_current_probe_name 1 // a later redefinition is ignored"])
-    ids = parse_ids(document)
-    assert [(i.name, i.kind, i.variant) for i in ids] == [
-        ("id_get_current_probe_name", "documented_get", "String"), ("id_b_depth_shift", "shift_inferred", "Int"),
-        ("id_b_is_scan_direction_changed", "documented_get", "Bool"), ("id_b_flip_up_down", "action_only", None),
-        ("id_mystery", "unknown", None)]
-    simulator = AutoInt1Simulator({"scan.tvd": make_sidecar(tmp_path / "t.tvd.h5", flipped=True)})
-    (tmp_path / "scan.tvd").write_bytes(b"x")
-    client = AutoInt1Client(simulator)
-    client.open(tmp_path / "scan.tvd")
-    result = probe(client, ids)
-    assert result["values"] == {"id_get_current_probe_name": "L12-5N40-A4", "id_b_depth_shift": 40,
-                                "id_b_is_scan_direction_changed": True}
-    assert not simulator.crashed
-    json_path, markdown = write_report(result, tmp_path / "probe")
-    assert json.loads(json_path.read_text())["counts"]["unknown"] == 1
-    assert "| id_mystery | 999 | unknown |  | (not read) |" in markdown.read_text()
 
 
 def test_sidecar_written_from_another_format_loads_in_telemed(theirs, tmp_path):

@@ -109,8 +109,8 @@ def written_files(tmp_path, clarius_data, capture) -> dict[str, object]:
 def test_real_zea_accepts_every_file_we_write(real_zea, tmp_path, clarius_data, full_capture):
     zea, validate_file = real_zea
     for name, path in written_files(tmp_path, clarius_data, full_capture).items():
-        assert validate_file(str(path)) == {"status": "success"}, name
-        with zea.File(str(path)) as theirs, ours.File(path) as mine:
+        assert validate_file(os.fspath(path)) == {"status": "success"}, name
+        with zea.File(os.fspath(path)) as theirs, ours.File(path) as mine:
             theirs.validate_spec()
             assert ours.validate(path).valid, name
             assert len(theirs.tracks) == len(mine.tracks)

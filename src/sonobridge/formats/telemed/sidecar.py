@@ -155,9 +155,16 @@ def _parse(handle) -> tuple[Sidecar, dict[str, Any]]:
         source_tvd_path=str(attrs.get("source_tvd_path", "")),
         extracted_at_iso=str(attrs.get("extracted_at_iso", "")),
         schema_version=normalise_schema(attrs.get("schema_version", SCHEMA)),
-        tvd_declared_n_frames=int(attrs["tvd_declared_n_frames"]) if attrs.get("tvd_declared_n_frames")
-        not in (None, "") else None)
+        tvd_declared_n_frames=_declared_count(attrs.get("tvd_declared_n_frames")))
     return sidecar, attrs
+
+
+def _declared_count(value: Any) -> int | None:
+    """The stored ``tvd_declared_n_frames``; None when absent, empty or 0 (older sonobridge
+    wrote 0 for "unknown"; a recording always declares at least one frame)."""
+    if value in (None, ""):
+        return None
+    return int(value) or None
 
 
 def _inconsistency(sidecar: Sidecar, attrs: dict[str, Any]) -> str | None:
@@ -181,8 +188,10 @@ def _inconsistency(sidecar: Sidecar, attrs: dict[str, Any]) -> str | None:
     return None
 
 
-def write_sidecar(sidecar: Sidecar, path: str | os.PathLike, *, compression: str | None = "gzip") -> Path:
-    """Write ``sidecar`` as schema v1 at ``path`` atomically (frames one per chunk)."""
+def write_sidecar(sidecar: Sidecar, path: str | os.PathLike, *, compression: str | None = "gzip",
+                  compression_opts: int | None = None) -> Path:
+    """Write ``sidecar`` as schema v1 at ``path`` atomically (frames one per chunk; ``compression_opts``:
+    the gzip level 0-9, ignored for other filters)."""
     import h5py
 
     from ...util.atomic import atomic_path
@@ -192,7 +201,9 @@ def write_sidecar(sidecar: Sidecar, path: str | os.PathLike, *, compression: str
         "n_frames": sidecar.n_frames, "full_frame_width": sidecar.full_frame_width,
         "full_frame_height": sidecar.full_frame_height, "n_b_images": len(sidecar.rois),
         "source_tvd_path": sidecar.source_tvd_path, "extracted_at_iso": sidecar.extracted_at_iso,
-        "schema_version": SCHEMA, "tvd_declared_n_frames": sidecar.tvd_declared_n_frames or 0}
+        "schema_version": SCHEMA}
+    if sidecar.tvd_declared_n_frames is not None:         # unknown: absent, as telemed writes it
+        attrs["tvd_declared_n_frames"] = int(sidecar.tvd_declared_n_frames)
     if dx is not None and dy is not None:
         attrs.update(image_dx_cm_per_px=dx, image_dy_cm_per_px=dy)
     for n, roi in sidecar.rois.items():
@@ -208,7 +219,8 @@ def write_sidecar(sidecar: Sidecar, path: str | os.PathLike, *, compression: str
         if sidecar.frames is not None:
             shape = (sidecar.n_frames, sidecar.full_frame_height, sidecar.full_frame_width)
             dataset = handle.create_dataset("frames/gray", shape=shape, dtype=np.uint8, chunks=(1, *shape[1:]),
-                                            compression=compression)
+                                            compression=compression,
+                                            compression_opts=compression_opts if compression == "gzip" else None)
             for start in range(0, shape[0], 64):
                 dataset[start:start + 64] = np.asarray(sidecar.frames[start:start + 64])
     return Path(path)

@@ -11,40 +11,47 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 
 HEADER_BYTES = 64 * 1024
 CONTAINERS = {b"UIFF", b"LIST"}
 FRAME_COUNT_OFFSET = 0x14
 
 
-def _first_strh_count(data: bytes, start: int, end: int, depth: int = 0) -> int | None:
-    position = start
-    while position + 12 <= end and depth < 8:
-        chunk_id, size = data[position:position + 4], struct.unpack_from("<Q", data, position + 4)[0]
+def _chunks(data: bytes) -> Iterator[tuple[bytes, int]]:
+    """``(id, payload offset)`` of every chunk in ``data``, depth first in file order (a
+    container's children before its next sibling). A walk stops at an id that is not printable
+    ASCII; sizes are clamped to the parent (so a header-only read walks cleanly). Iterative: a
+    deeply nested or hostile header cannot exhaust the stack."""
+    stack = [(0, len(data))]                           # (next position, end) of each open level
+    while stack:
+        position, end = stack.pop()
+        if position + 12 > end:
+            continue
+        chunk_id = data[position:position + 4]
+        if not all(32 <= byte < 127 for byte in chunk_id):
+            continue                                   # garbage ends this level's walk
+        size = struct.unpack_from("<Q", data, position + 4)[0]
         payload = position + 12
-        if chunk_id == b"strh":
-            if payload + FRAME_COUNT_OFFSET + 4 > len(data) or size < FRAME_COUNT_OFFSET + 4:
-                return None
-            return struct.unpack_from("<I", data, payload + FRAME_COUNT_OFFSET)[0]
+        yield chunk_id, payload
+        stack.append((payload + size + (size & 1), end))
         if chunk_id in CONTAINERS:
-            found = _first_strh_count(data, payload + 4, min(payload + size, end, len(data)), depth + 1)
-            if found is not None:
-                return found
-        if not chunk_id.isascii() or size > (1 << 62):
-            return None
-        position = payload + size + (size & 1)
-    return None
+            stack.append((payload + 4, min(payload + size, end)))
 
 
-def read_tvd_n_frames(path: str | os.PathLike) -> int | None:
-    """The frame count the ``.tvd`` header declares, or None when it cannot be read (missing,
-    not UIFF, truncated, garbage): never raises for content."""
+def read_tvd_n_frames(tvd_path: str | os.PathLike, *, _header_bytes: int = HEADER_BYTES) -> int | None:
+    """The frame count the ``.tvd`` header declares (the first ``strh`` chunk's uint32 at 0x14),
+    or None when it cannot be read (missing, not UIFF, no ``strh`` in the first ``_header_bytes``
+    bytes, truncated): never raises for content. Only ``_header_bytes`` bytes are read."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(HEADER_BYTES)
+        with open(tvd_path, "rb") as handle:
+            data = handle.read(_header_bytes)
     except OSError:
         return None
-    if len(data) < 16 or data[:4] != b"UIFF":
+    if data[:4] != b"UIFF":
         return None
-    size = struct.unpack_from("<Q", data, 4)[0]
-    return _first_strh_count(data, 16, min(12 + size, len(data)))
+    for chunk_id, payload in _chunks(data):
+        if chunk_id == b"strh":
+            offset = payload + FRAME_COUNT_OFFSET
+            return struct.unpack_from("<I", data, offset)[0] if offset + 4 <= len(data) else None
+    return None

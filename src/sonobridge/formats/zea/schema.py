@@ -29,28 +29,11 @@ FLOAT_MAPS = {"sos_map": "m/s", "shear_wave_elastography_map": "m/s", "tissue_do
 CUSTOM_MAP_DTYPES = {"uint8", FLOAT, "int16", "complex64"}
 CHANNEL_PRODUCTS = {"raw_data", "aligned_data", "beamformed_data"}   # n_ch in {1 (RF), 2 (IQ)}
 
-#: scan fields: dims (None = scalar or per-transmit) and whether required
-SCAN_FIELDS: dict[str, tuple[tuple[str, ...] | None, bool]] = {
-    "sampling_frequency": ((), True),
-    "center_frequency": (None, True),
-    "demodulation_frequency": (None, True),
-    "initial_times": (("n_tx",), True),
-    "t0_delays": (("n_tx", "n_el"), True),
-    "tx_apodizations": (("n_tx", "n_el"), True),
-    "focus_distances": (("n_tx",), True),
-    "transmit_origins": (("n_tx", "3"), True),
-    "polar_angles": (("n_tx",), True),
-    "time_to_next_transmit": (("n_frames", "n_tx"), False),
-    "azimuth_angles": (("n_tx",), False),
-    "rx_aperture_indices": (("n_tx", "n_rx"), False),
-    "sound_speed": ((), False),
-    "tgc_gain_curve": (("n_ax",), False),
-    "waveforms_one_way": (("n_tx", "n_samples_one_way"), False),
-    "waveforms_two_way": (("n_tx", "n_samples_two_way"), False),
-}
-PROBE_FIELDS = {"name": "str", "type": "str", "probe_center_frequency": FLOAT,
-                "probe_bandwidth_percent": FLOAT, "probe_geometry": FLOAT, "element_width": FLOAT,
-                "element_height": FLOAT, "lens_sound_speed": FLOAT, "lens_thickness": FLOAT}
+#: scan fields: dims (None = scalar or per-transmit) and whether required; derived from
+#: :data:`SCAN_SPEC` (the field table, defined below with the other tables)
+SCAN_FIELDS: dict[str, tuple[tuple[str, ...] | None, bool]] = {}
+#: probe fields: dtype class; derived from :data:`PROBE_SPEC`
+PROBE_FIELDS: dict[str, str] = {}
 CONSISTENT_DIMS = {"n_frames", "n_tx", "n_ax", "n_el"}
 ROOT_ATTRIBUTES = ("zea_version", "us_machine", "description", "acquisition_time")
 
@@ -69,3 +52,172 @@ def dtype_name(dtype: np.dtype) -> str:
     if dtype.kind in "SUO":
         return "str"
     return dtype.name
+
+
+# ------------------------------------------------------------------ field table (metadata side)
+from dataclasses import dataclass as _dataclass  # noqa: E402
+
+
+@_dataclass(frozen=True)
+class Field:
+    """One field of the zea spec: allowed dtype classes (``"str"``, ``"float32"`` for any float,
+    or an exact NumPy name), accepted shapes (named dims; ``"..."`` = any leading axes), unit and
+    description. The validator, :func:`coerce` (the writer) and the docs read these."""
+
+    dtypes: tuple[str, ...]
+    shapes: tuple[tuple, ...]
+    unit: str = "-"
+    description: str = ""
+    bytes_text: bool = False      # text given as bytes is taken (NumPy-string fields), else refused
+
+
+def _f(dtypes, shapes=((),), unit="-", description="", bytes_text=False) -> Field:
+    return Field(tuple(dtypes.split()), shapes, unit, description, bytes_text)
+
+
+SAMPLE_DTYPES = "uint8 float32 int16 complex64"
+SIGNAL_TIMING = {
+    "start_time_offset": _f("float32", unit="s", description="Time from the first transmit event to sample 0."),
+    "sampling_frequency": _f("float32", unit="Hz", description="Sampling frequency (or give timestamps)."),
+    "timestamps": _f("float32", (("T",),), "s", "Sample times from sample 0 (0, then increasing)."),
+}
+SUBJECT_FIELDS = {
+    "id": _f("str", description="Subject ID (non-empty)."),
+    "type": _f("str", description="Subject type: human, phantom, animal."),
+    "age": _f("uint8", unit="years", description="Subject age."),
+    "sex": _f("str", description="Subject sex."),
+    "weight": _f("float32", unit="kg", description="Subject weight (finite, > 0)."),
+    "genetic_strain": _f("str", description="Genetic strain of an animal subject (non-empty)."),
+    "fat_percentage": _f("float32", unit="%", description="Body fat percentage in [0, 100]."),
+    "bmi": _f("float32", unit="kg/m2", description="Body mass index in (0, 100]."),
+}
+ANNOTATION_FIELDS = {name: _f("str", (("n_frames",), ()), description=text, bytes_text=True) for name, text in (
+    ("anatomy", "Anatomy imaged, per frame or one for all."), ("view", "Imaging plane / view."),
+    ("label", "Pathology or classification label."), ("image_quality", "Image quality label."))}
+PROBE_POSE_FIELDS = {
+    "translation": _f("float32", (("T", 3),), "m", "Transducer tip position (x, y, z)."),
+    "rotation": _f("float32", (("T", 3), ("T", 4)), description="Orientation, per rotation_representation."),
+    "rotation_representation": _f("str", description="euler_xyz, quaternion_wxyz or quaternion_xyzw."),
+    **SIGNAL_TIMING,
+}
+ROTATION_WIDTHS = {"euler_xyz": 3, "quaternion_wxyz": 4, "quaternion_xyzw": 4}
+SIGNAL_1D_FIELDS = {"samples": _f(SAMPLE_DTYPES, (("T",),), description="Signal samples."), **SIGNAL_TIMING}
+SIGNAL_ND_FIELDS = {"samples": _f(SAMPLE_DTYPES, (("T", "..."),), description="Signal samples."),
+                    **SIGNAL_TIMING}
+#: metadata/: scalar fields, and the groups with their own tables (other names: N-D signals)
+METADATA_FIELDS = {
+    "credit": _f("str", description="Credit or attribution for the data."),
+    "text_report": _f("str", description="Free-text report of the study."),
+}
+METADATA_GROUPS = {"subject": SUBJECT_FIELDS, "annotations": ANNOTATION_FIELDS,
+                   "probe_pose": PROBE_POSE_FIELDS, "ecg": SIGNAL_1D_FIELDS, "voice_narration": SIGNAL_1D_FIELDS}
+METRICS_FIELDS = {
+    "common_midpoint_phase_error": _f("float32", (("n_frames",),), "rad", "Common midpoint phase error."),
+    "coherence_factor": _f("float32", (("n_frames",),), description="Coherence factor (0-1)."),
+}
+#: optional fields of a data product group besides ``values``
+MAP_FIELDS = {
+    "coordinates": _f("float32", (("...", 3),), "m", "Pixel positions (x, y, z)."),
+    "timestamps": _f("float32", (("n_frames",),), "s", "Frame times from frame 0."),
+    "start_time_offset": _f("float32", unit="s", description="Time from the first transmit to frame 0."),
+    "labels": _f("str", (("n_spatial_ch",),), description="Label of each channel.", bytes_text=True),
+    "description": _f("str", description="Free-text description."),
+    "unit": _f("str", description="Unit of the values."),
+    "min": _f("float32", description="Minimum value of the map."),
+    "max": _f("float32", description="Maximum value of the map."),
+}
+ATTENUATION_FIELDS = {"gamma": _f("float32", description="Power-law exponent of attenuation vs frequency.")}
+
+
+def dtype_fits(dtype, field: Field) -> bool:
+    """Whether an array of ``dtype`` is accepted for ``field`` (any float for float32)."""
+    return dtype_name(dtype) in field.dtypes
+
+
+def shape_fits(shape: tuple[int, ...], field: Field) -> dict[str, int] | None:
+    """The named sizes of ``shape`` under the first matching shape of ``field``, or None."""
+    for expected in field.shapes:
+        if expected[:1] == ("...",):
+            tail = expected[1:]
+            if len(shape) >= len(tail) and all(s == t for s, t in zip(shape[len(shape) - len(tail):], tail)):
+                return {}
+            continue
+        if expected[-1:] == ("...",):
+            if len(shape) >= len(expected) - 1:
+                return dict(zip(expected[:-1], shape))
+            continue
+        if len(shape) == len(expected) and all(isinstance(t, str) or s == t for s, t in zip(shape, expected)):
+            return {t: s for t, s in zip(expected, shape) if isinstance(t, str)}
+    return None
+
+
+def coerce(value, field: Field):
+    """A value given to the writer as zea takes it: Python numbers become the field's first dtype
+    (a number for a text field becomes its text), lists become arrays; the rest is unchanged.
+    Raises TypeError for bytes given to a field that takes only ``str``."""
+    if isinstance(value, bytes) and not field.bytes_text:
+        raise TypeError("text must be given as str, not bytes")
+    if isinstance(value, (str, bytes)) or hasattr(value, "dtype"):
+        return value
+    first = field.dtypes[0]
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value, dtype=str if first == "str" else first)
+    if isinstance(value, (int, float, complex)):
+        if first == "str":
+            return str(value)
+        try:
+            return np.dtype(first).type(value)
+        except (TypeError, ValueError, OverflowError):
+            return value
+    return value
+
+
+def field_docs() -> str:
+    """The metadata side of the spec as text (name, dtype, shape, unit, description)."""
+    tables = {"scan": SCAN_SPEC, "probe": PROBE_SPEC, "metadata": METADATA_FIELDS, **{f"metadata/{k}": v for k, v in METADATA_GROUPS.items()},
+              "metrics": METRICS_FIELDS, "data/<product>": MAP_FIELDS, "data/attenuation_map": ATTENUATION_FIELDS}
+    lines = []
+    for prefix, table in tables.items():
+        for name, spec in table.items():
+            shapes = " | ".join(str(s) for s in spec.shapes)
+            lines.append(f"{prefix}/{name}: {'/'.join(spec.dtypes)} {shapes} [{spec.unit}] {spec.description}")
+    return "\n".join(lines)
+
+
+SCAN_REQUIRED = ("sampling_frequency", "center_frequency", "demodulation_frequency", "initial_times",
+                 "t0_delays", "tx_apodizations", "focus_distances", "transmit_origins", "polar_angles")
+#: scan/: every field of a track's scan group
+SCAN_SPEC = {
+    "sampling_frequency": _f("float32", unit="Hz", description="A/D sampling frequency (> 0)."),
+    "center_frequency": _f("float32", ((), ("n_tx",)), "Hz", "Transmit pulse centre frequency."),
+    "demodulation_frequency": _f("float32", ((), ("n_tx",)), "Hz", "Demodulation frequency (0 for RF)."),
+    "initial_times": _f("float32", (("n_tx",),), "s", "A/D start time of each transmit."),
+    "t0_delays": _f("float32", (("n_tx", "n_el"),), "s", "Transmit delay of each element (>= 0)."),
+    "tx_apodizations": _f("float32", (("n_tx", "n_el"),), description="Transmit apodization per element."),
+    "focus_distances": _f("float32", (("n_tx",),), "m", "Transmit focus distance (0: plane wave)."),
+    "transmit_origins": _f("float32", (("n_tx", "3"),), "m", "Transmit beam origin (x, y, z)."),
+    "polar_angles": _f("float32", (("n_tx",),), "rad", "Polar angle of each transmit (within +-pi)."),
+    "time_to_next_transmit": _f("float32", (("n_frames", "n_tx"),), "s", "Time to the next transmit event."),
+    "azimuth_angles": _f("float32", (("n_tx",),), "rad", "Azimuth angle of each transmit."),
+    "rx_aperture_indices": _f("int16 int32 int64", (("n_tx", "n_rx"),),
+                              description="Probe element of each receive channel."),
+    "sound_speed": _f("float32", unit="m/s", description="Assumed speed of sound (> 0)."),
+    "tgc_gain_curve": _f("float32", (("n_ax",),), description="Time-gain compensation per sample (>= 0)."),
+    "waveforms_one_way": _f("float32", (("n_tx", "n_samples_one_way"),), "V", "Simulated one-way waveforms."),
+    "waveforms_two_way": _f("float32", (("n_tx", "n_samples_two_way"),), "V", "Simulated two-way waveforms."),
+}
+#: probe/: the probe description
+PROBE_SPEC = {
+    "name": _f("str", description="Probe model name."),
+    "type": _f("str", description="Probe type: linear, phased, curved, matrix..."),
+    "probe_center_frequency": _f("float32", unit="Hz", description="Nominal centre frequency."),
+    "probe_bandwidth_percent": _f("float32", unit="%", description="Fractional bandwidth."),
+    "probe_geometry": _f("float32", (("n_el", 3),), "m", "Element positions (x, y, z)."),
+    "element_width": _f("float32", unit="m", description="Element width."),
+    "element_height": _f("float32", unit="m", description="Element height (elevation)."),
+    "lens_sound_speed": _f("float32", unit="m/s", description="Speed of sound in the lens."),
+    "lens_thickness": _f("float32", unit="m", description="Lens thickness (>= 0)."),
+}
+SCAN_FIELDS.update({name: (None if len(spec.shapes) > 1 else spec.shapes[0], name in SCAN_REQUIRED)
+                    for name, spec in SCAN_SPEC.items()})
+PROBE_FIELDS.update({name: spec.dtypes[0] for name, spec in PROBE_SPEC.items()})

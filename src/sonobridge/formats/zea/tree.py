@@ -30,6 +30,8 @@ import numpy as np
 from ...core.frames import LazyFrames
 from ...errors import FormatError, OutputExistsError
 from ...util.atomic import atomic_path, hdf5_file
+from .schema import (ATTENUATION_FIELDS, MAP_FIELDS, METADATA_FIELDS, METADATA_GROUPS, METRICS_FIELDS,
+                     PROBE_SPEC, SIGNAL_ND_FIELDS, coerce)
 from .validate import check_tree, is_dataset
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,9 @@ BLOCK_BYTES = 32 << 20             # frames handed to HDF5 per write call
 FRAME_KEYS = {"values", "raw_data", "samples"}   # arrays whose first axis is frames / samples
 
 
-class InvalidZeaDataError(FormatError):
-    """What was to be written breaks the zea format; nothing was written."""
+class InvalidZeaDataError(FormatError, TypeError, ValueError):
+    """What was to be written breaks the zea format; nothing was written. Also a ``TypeError`` and
+    a ``ValueError``, so code catching what ``zea.File.create`` raises catches it."""
 
 
 class Group(dict):
@@ -243,6 +246,8 @@ def as_array(value: Any, *, keep_dtype: bool = False) -> Any:
     """A leaf value as stored: text as a str array, Python and NumPy floats as float32 (as zea
     stores them; ``keep_dtype`` keeps custom data as given), arrays and lazy frames unchanged
     otherwise."""
+    if isinstance(value, np.generic):               # NumPy scalars are stored as 0-D arrays
+        value = np.asarray(value)
     if isinstance(value, LazyFrames) or (is_dataset(value) and not isinstance(value, np.ndarray)):
         if not keep_dtype and np.dtype(value.dtype).kind == "f" and value.dtype != np.float32:
             return LazyFrames(value.shape, np.float32,
@@ -288,6 +293,35 @@ def _custom_group(custom: Any) -> Group:
     return root
 
 
+def _coerced(key: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``probe``/``metadata``/``metrics`` values with Python numbers and lists typed as the field table says
+    (:func:`~.schema.coerce`), as zea types them before checking."""
+    if key == "metrics":
+        return {name: coerce(v, METRICS_FIELDS[name]) if name in METRICS_FIELDS else v
+                for name, v in values.items()}
+    if key == "probe":
+        return {name: coerce(v, PROBE_SPEC[name]) if name in PROBE_SPEC else v for name, v in values.items()}
+    if key != "metadata":
+        return dict(values)
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        table = METADATA_GROUPS.get(name, SIGNAL_ND_FIELDS)
+        if name in METADATA_FIELDS:
+            out[name] = coerce(value, METADATA_FIELDS[name])
+        elif isinstance(value, Mapping):
+            out[name] = {k: coerce(v, table[k]) if k in table else v for k, v in value.items()}
+        else:
+            out[name] = value
+    return out
+
+
+def _product_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Data products with their optional fields (``min``, ``gamma``, ...) typed as zea types them."""
+    table = {**MAP_FIELDS, **ATTENUATION_FIELDS}
+    return {name: {k: coerce(v, table[k]) if k in table else v for k, v in product.items()}
+            if isinstance(product, Mapping) else product for name, product in data.items()}
+
+
 def file_tree(*, tracks: list[Mapping[str, Any]], track_schedule: Any = None, probe: Mapping | None = None,
               metadata: Mapping | None = None, metrics: Mapping | None = None, custom: Any = None,
               us_machine: str | None = None, description: str | None = None,
@@ -306,12 +340,25 @@ def file_tree(*, tracks: list[Mapping[str, Any]], track_schedule: Any = None, pr
         group["transmit_only"] = np.bool_(bool(track.get("transmit_only", False)))
         for part in ("data", "scan"):
             if track.get(part) is not None:
-                group[part] = as_group(track[part], f"{name}/{part}")
+                if not isinstance(track[part], Mapping):
+                    raise InvalidZeaDataError(None, f"not written: {part} must be a mapping, "
+                                                    f"got {type(track[part]).__name__}")
+                try:
+                    values = _product_fields(track[part]) if part == "data" else track[part]
+                except TypeError as error:
+                    raise InvalidZeaDataError(None, f"not written: {part}: {error}") from None
+                group[part] = as_group(values, f"{name}/{part}")
     if track_schedule is not None:
         root["track_schedule"] = np.asarray(track_schedule, np.int32)
     for key, values in (("probe", probe), ("metadata", metadata), ("metrics", metrics)):
+        if values is not None and not isinstance(values, Mapping):
+            raise InvalidZeaDataError(None, f"not written: {key} must be a mapping of fields, "
+                                            f"got {type(values).__name__}")
         if values:
-            root[key] = as_group(values, f"/{key}")
+            try:
+                root[key] = as_group(_coerced(key, values), f"/{key}")
+            except TypeError as error:     # a value zea refuses before any check (bytes for text)
+                raise InvalidZeaDataError(None, f"not written: {key}: {error}") from None
     if custom:
         root["custom"] = _custom_group(custom)
     return root

@@ -15,8 +15,11 @@ import numpy as np
 
 from ...errors import READ_ERRORS, FormatError
 from ..h5guard import open_checked
-from .schema import (CHANNEL_PRODUCTS, CONSISTENT_DIMS, CUSTOM_MAP_DTYPES, FLOAT_MAPS, GENERIC_MAP_DIMS,
-                     MAP_PRODUCTS, PROBE_FIELDS, RAW_DIMS, SCAN_FIELDS, dataset_value, dtype_name)
+from .schema import (ANNOTATION_FIELDS, ATTENUATION_FIELDS, CHANNEL_PRODUCTS, CONSISTENT_DIMS,
+                     CUSTOM_MAP_DTYPES, FLOAT_MAPS, GENERIC_MAP_DIMS, MAP_FIELDS, MAP_PRODUCTS,
+                     METADATA_FIELDS, METADATA_GROUPS, METRICS_FIELDS, PROBE_FIELDS, RAW_DIMS,
+                     ROTATION_WIDTHS, SCAN_FIELDS, SIGNAL_ND_FIELDS, SIGNAL_TIMING, SUBJECT_FIELDS,
+                     dataset_value, dtype_fits, dtype_name, shape_fits)
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -132,6 +135,7 @@ class _Checker:
     def __init__(self, handle, report: Report):
         self.handle, self.report = handle, report
         self.legacy = report.legacy = is_legacy(handle)
+        self.frame_counts: set[int] = set()     # n_frames of every track (per-frame metadata)
 
     def error(self, key: str, problem: str) -> None:
         self.report.findings.append(Finding(key, problem))
@@ -153,6 +157,7 @@ class _Checker:
             self.check_track(key, group, len(tracks))
         self.check_probe()
         self.check_metadata()
+        self.check_metrics()
         if "track_schedule" in handle:
             schedule = np.asarray(handle["track_schedule"])
             if schedule.size and (schedule.min() < 0 or schedule.max() >= len(tracks)):
@@ -209,6 +214,7 @@ class _Checker:
         if not self.legacy and "probe_geometry" not in self.handle.get("probe", {}):
             self.error(key, "raw_data requires probe/probe_geometry")
         self.note_dims(key, dict(zip(("n_frames", "n_tx", "n_ax", "n_rx"), dataset.shape)), dims)
+        self.frame_counts.add(dataset.shape[0])
 
     def check_map(self, key: str, name: str, values, group, dims: dict) -> None:
         dtype = dtype_name(values.dtype)
@@ -225,6 +231,11 @@ class _Checker:
             self.error(key, f"{values.ndim}-D values: expected one of {[len(s) for s in shapes]} dims")
             return
         self.note_dims(key, {"n_frames": values.shape[0]}, dims)
+        self.frame_counts.add(values.shape[0])
+        if group is not None:
+            extra = ATTENUATION_FIELDS if name == "attenuation_map" else {}
+            self.check_fields(key.rsplit("/", 1)[0], {k: v for k, v in group.items() if k != "values"},
+                              {**MAP_FIELDS, **extra}, unknown=False)
         if name in CHANNEL_PRODUCTS and values.shape[-1] not in (1, 2):
             self.error(key, f"n_ch = {values.shape[-1]}: must be 1 or 2")
         labels_needed = name == "segmentation" or (name not in MAP_PRODUCTS and values.ndim == 5)
@@ -268,24 +279,91 @@ class _Checker:
         elif times.size and (not np.isclose(times[0], 0.0) or np.any(np.diff(times) <= 0)):
             self.error(f"{key}/timestamps", "must start at 0 and increase strictly")
 
+    def check_fields(self, key: str, group, table: dict, sizes: dict | None = None,
+                     unknown: bool = True) -> dict[str, int]:
+        """Check ``group``'s members against a field table (:mod:`.schema`): dtype and shape; names
+        not in the table are errors when ``unknown``. Returns the named sizes seen (e.g. ``T``)."""
+        sizes = {} if sizes is None else sizes
+        for name, item in group.items():
+            field_spec = table.get(name)
+            if field_spec is None:
+                if unknown:
+                    self.error(f"{key}/{name}", "not a field of the zea spec here")
+                continue
+            if not is_dataset(item):
+                self.error(f"{key}/{name}", "must be a dataset, not a group")
+                continue
+            if not dtype_fits(item.dtype, field_spec):
+                self.error(f"{key}/{name}", f"dtype {item.dtype}: expected {' or '.join(field_spec.dtypes)}")
+                continue
+            named = shape_fits(tuple(item.shape), field_spec)
+            if named is None:
+                self.error(f"{key}/{name}", f"shape {item.shape}: expected one of {list(field_spec.shapes)}")
+                continue
+            for dim, size in named.items():
+                if sizes.setdefault(dim, size) != size:
+                    self.error(f"{key}/{name}", f"{dim} = {size} disagrees with {sizes[dim]}")
+        return sizes
+
     def check_metadata(self) -> None:
         metadata = self.handle.get("metadata")
-        for name, item in (metadata.items() if metadata is not None else ()):
-            if is_dataset(item) or name in ("subject", "annotations"):
-                continue
+        if metadata is None:
+            return
+        for name, item in metadata.items():
             key = f"metadata/{name}"
-            samples = item.get("samples", item.get("translation"))
-            if samples is None:
-                self.error(key, "a signal needs 'samples'")
-                continue
-            if name != "probe_pose" and dtype_name(samples.dtype) not in CUSTOM_MAP_DTYPES:
-                self.error(f"{key}/samples", f"dtype {samples.dtype} not allowed "
-                                             f"({', '.join(sorted(CUSTOM_MAP_DTYPES))})")
-            if ("sampling_frequency" in item) == ("timestamps" in item):
-                self.error(key, "give exactly one of sampling_frequency and timestamps")
-            if "start_time_offset" not in item:
-                self.error(f"{key}/start_time_offset", "required for a signal")
+            if name in METADATA_FIELDS:
+                self.check_fields("metadata", {name: item}, METADATA_FIELDS)
+            elif is_dataset(item):
+                self.error(key, "not a field of the zea spec (extra metadata must be signal groups)")
+            elif name == "subject":
+                self.check_fields(key, item, SUBJECT_FIELDS)
+                self.check_subject(key, item)
+            elif name == "annotations":
+                sizes = self.check_fields(key, item, ANNOTATION_FIELDS)
+                if "n_frames" in sizes and sizes["n_frames"] not in self.frame_counts:
+                    self.error(key, f"{sizes['n_frames']} per-frame annotations: no track has that many frames")
+            else:
+                self.check_signal(key, item, METADATA_GROUPS.get(name, SIGNAL_ND_FIELDS))
+
+    def check_subject(self, key: str, subject) -> None:
+        rules = {"id": lambda v: bool(str(v).strip()), "genetic_strain": lambda v: bool(str(v).strip()),
+                 "fat_percentage": lambda v: 0 <= v <= 100, "weight": lambda v: np.isfinite(v) and v > 0,
+                 "bmi": lambda v: np.isfinite(v) and 0 < v <= 100}
+        for name, rule in rules.items():
+            if name in subject and dtype_fits(subject[name].dtype, SUBJECT_FIELDS[name]) \
+                    and subject[name].shape == () and not rule(dataset_value(subject[name])):
+                self.error(f"{key}/{name}", f"value {dataset_value(subject[name])!r} out of range")
+
+    def check_signal(self, key: str, item, table: dict) -> None:
+        """A sampled signal (ecg, voice_narration, probe_pose, extra N-D signals)."""
+        sizes = self.check_fields(key, item, table)
+        for name in table:
+            if name not in item and name not in SIGNAL_TIMING:
+                self.error(f"{key}/{name}", "required field missing")
+        if "start_time_offset" not in item:
+            self.error(f"{key}/start_time_offset", "required for a signal")
+        if ("sampling_frequency" in item) == ("timestamps" in item):
+            self.error(key, "give exactly one of sampling_frequency and timestamps")
+        elif "sampling_frequency" in item and is_dataset(item["sampling_frequency"]) \
+                and np.any(np.asarray(item["sampling_frequency"], np.float64) <= 0):
+            self.error(f"{key}/sampling_frequency", "must be > 0")
+        samples = item.get("samples", item.get("translation"))
+        if samples is not None and is_dataset(samples) and samples.ndim:
             self.check_timing(key, item, samples.shape[0])
+        if "rotation_representation" in item and is_dataset(item["rotation_representation"]):
+            representation = _text(item["rotation_representation"])
+            width = ROTATION_WIDTHS.get(representation)
+            if width is None:
+                self.error(f"{key}/rotation_representation", f"{representation!r}: expected one of "
+                                                               f"{', '.join(ROTATION_WIDTHS)}")
+            elif "rotation" in item and item["rotation"].shape[1:] != (width,):
+                self.error(f"{key}/rotation", f"shape {item['rotation'].shape} does not fit {representation}")
+        del sizes
+
+    def check_metrics(self) -> None:
+        metrics = self.handle.get("metrics")
+        if metrics is not None:
+            self.check_fields("metrics", metrics, METRICS_FIELDS)
 
     def check_scan(self, key: str, scan, dims: dict) -> None:
         for name, (field_dims, required) in SCAN_FIELDS.items():
