@@ -488,9 +488,31 @@ def _crop_colour(src: Path, dst: Path, box: tuple[int, int, int, int], flags: li
         stream = target.add_stream(codec, rate=video.average_rate or 30, options=options)
         stream.width, stream.height, stream.pix_fmt = right - left, bottom - top, "yuv420p"
         for frame in source.decode(video):
-            image = frame.to_ndarray(format="rgb24")[top:bottom, left:right]
-            target.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
+            target.mux(stream.encode(av.VideoFrame.from_ndarray(_yuv420p_crop(frame, box), format="yuv420p")))
         target.mux(stream.encode(None))
+
+
+def _yuv420p_crop(frame: Any, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The ``box`` of a decoded frame as planar yuv420p ``(3 h / 2, w)`` uint8, as ffmpeg's crop
+    then its conversion to the encoder's yuv420p give it: grey luma kept as it is (neutral
+    chroma); a yuv420p source cropped per plane from an even corner (ffmpeg aligns the crop to
+    the chroma grid); anything else converted through RGB."""
+    top, bottom, left, right = box
+    height, width = bottom - top, right - left
+    name = frame.format.name
+    if name == "gray":
+        luma = frame.to_ndarray()[top:bottom, left:right]
+        return np.concatenate([luma, np.full((height // 2, width), 128, np.uint8)])
+    if name in ("yuv420p", "yuvj420p"):
+        planes = frame.to_ndarray()
+        rows = frame.height
+        y, x = top & ~1, left & ~1
+        luma = planes[:rows][y:y + height, x:x + width]
+        chroma = planes[rows:].reshape(2, rows // 2, frame.width // 2)[:, y // 2:(y + height) // 2,
+                                                                        x // 2:(x + width) // 2]
+        return np.concatenate([luma, chroma.reshape(height // 2, width)])
+    rgb = frame.to_ndarray(format="rgb24")[top:bottom, left:right]
+    return frame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p").to_ndarray()
 
 
 def crop_folder(data_dir: str | os.PathLike, dest_dir: str | os.PathLike, *, left_suffix: str, right_suffix: str,

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import READ_ERRORS, FormatError, read_faults
-from .formats.h5guard import close_quietly, open_checked, refuse_crashing
-from .formats.zea.remote import is_remote, open_remote
+from .errors import FormatError, read_faults
+from .formats.h5guard import close_quietly, open_checked
+from .formats.zea.remote import is_remote, open_remote_h5
 from .formats.zea.schema import dataset_value
 from .formats.zea.validate import FREE_FORM, READ_FREE_FORM, Finding, Report, is_legacy, track_groups
 from .formats.zea.validate import validate as _validate
@@ -365,8 +365,7 @@ class File:
         if mode != "r":
             raise ValueError("sonobridge.zea.File opens files for reading; write with the zea writer")
         self.path, self.mode = path if isinstance(path, str) else os.fspath(path), mode
-        self._remote = open_remote(self.path) if is_remote(path) else None
-        self._h5 = None
+        self._h5 = self._remote = None
         if not _deferred:
             self._open()
 
@@ -377,7 +376,10 @@ class File:
         return self._h5 if self._h5 is not None else self._open()
 
     def _open(self):
-        self._h5 = _open_h5(self.path, self._remote)
+        if is_remote(self.path):
+            self._h5, self._remote = open_remote_h5(self.path, FREE_FORM, READ_FREE_FORM)
+        else:
+            self._h5 = open_checked(self.path, skip=FREE_FORM, keep=READ_FREE_FORM)
         try:
             with _reading(self.path):
                 track_groups(self._h5)       # the structure every access relies on is readable
@@ -432,7 +434,7 @@ class File:
             self._remote.close()
 
     def __fspath__(self) -> str:
-        if self._remote is not None:
+        if is_remote(self.path):
             raise TypeError(f"{self.path} is remote: it has no local path")
         return self.path
 
@@ -484,7 +486,7 @@ class File:
     def validate(self) -> dict[str, str]:
         """``{"status": "success"}`` when the file follows the format (as zea's ``File.validate``);
         raises :class:`~sonobridge.errors.FormatError` naming the file and its first errors otherwise."""
-        if self._remote is not None:
+        if is_remote(self.path):
             raise FormatError(self.path, "validation reads the whole file: download it first")
         report = validate(self.path)
         if not report.valid:
@@ -614,19 +616,3 @@ def _path_attribute(name: str) -> property:
 
 for _name in ("read_bytes", "stat", "exists", "parent", "suffix", "stem"):
     setattr(File, _name, _path_attribute(_name))
-
-
-def _open_h5(path: str, remote):
-    """``path`` (or the remote file object ``remote``) opened read-only by h5py after the checks
-    that keep a damaged file from crashing HDF5; problems are FormatErrors naming ``path``."""
-    if remote is None:
-        return open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
-    import h5py
-
-    try:
-        handle = h5py.File(remote, "r")
-    except READ_ERRORS as error:
-        remote.close()
-        raise FormatError(path, f"not a readable HDF5 file ({error})") from None
-    refuse_crashing(handle, path, FREE_FORM, READ_FREE_FORM)
-    return handle

@@ -87,8 +87,8 @@ def test_only_the_first_header_bytes_are_read(tmp_path):
     path = tmp_path / "scan.tvd"
     path.write_bytes(uiff_bytes(declared=2002))
     assert ours.read_tvd_n_frames(path) == 2002
-    assert ours.read_tvd_n_frames(path, _header_bytes=64) == 2002           # strh count at 56..60
-    assert ours.read_tvd_n_frames(path, _header_bytes=56) is None          # the count lies beyond the window
+    assert ours.read_tvd_n_frames(path, _header_bytes=68) == 2002           # strh count at bytes 64..68
+    assert ours.read_tvd_n_frames(path, _header_bytes=67) is None          # the count ends beyond the window
 
 
 def test_a_hostile_header_does_not_exhaust_the_stack(tmp_path):

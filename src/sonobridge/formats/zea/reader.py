@@ -25,6 +25,7 @@ from ...errors import READ_ERRORS, FormatError, UnsupportedInputError, read_faul
 from ..h5guard import close_quietly, open_checked
 from .products import Layout
 from .passthrough import ZeaFrames
+from .remote import is_remote, open_remote_h5
 from .schema import dataset_value
 from .validate import FREE_FORM, READ_FREE_FORM, is_dataset, is_legacy, track_groups
 
@@ -34,10 +35,14 @@ KINDS = {"image": SampleKind.IMAGE, "envelope_data": SampleKind.AMPLITUDE, "imag
 
 
 def open_zea(path: str | os.PathLike):
-    """The file opened read-only (zea's codecs registered); errors name the file."""
+    """The file opened read-only (zea's codecs registered); errors name the file. ``https://``
+    and ``hf://`` paths are read lazily by byte ranges (:mod:`.remote`)."""
     import hdf5plugin  # noqa: F401
 
-    handle = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
+    if is_remote(path):
+        handle, _ = open_remote_h5(path, FREE_FORM, READ_FREE_FORM)    # h5py keeps the file object
+    else:
+        handle = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM)
     try:
         tracks = track_groups(handle)
     except READ_ERRORS as error:
@@ -53,12 +58,37 @@ def read_zea(path: str | os.PathLike) -> Recording:
     """Read the zea file at ``path``; the file stays open while its frames are in use."""
     handle = open_zea(path)
     try:
+        source = _source_path(path)
         if CORE_KEY in handle:
-            return _CoreReader(handle, Path(path)).recording()
-        return _GenericReader(handle, Path(path)).recording()
+            return _CoreReader(handle, source).recording()
+        return _GenericReader(handle, source).recording()
     except READ_ERRORS as error:
         close_quietly(handle)
         raise FormatError(path, f"unreadable zea content ({type(error).__name__}: {error})") from None
+
+
+class _RemotePath(type(Path())):
+    """A URL as a path (its name and stem are the file's), ``str`` giving the URL back."""
+
+    def __new__(cls, url: str):
+        self = super().__new__(cls, url.split("://", 1)[1])
+        self.url = url
+        return self
+
+    def __init__(self, url: str):
+        super().__init__(url.split("://", 1)[1])
+        self.url = url
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __fspath__(self) -> str:
+        return self.url
+
+
+def _source_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path for naming the recording and errors (a URL keeps its text)."""
+    return _RemotePath(path) if is_remote(path) else Path(path)
 
 
 def _lazy(dataset, convert, frame_shape: tuple[int, ...], dtype: np.dtype, path: Path) -> LazyFrames:

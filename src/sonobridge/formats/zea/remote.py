@@ -13,7 +13,7 @@ from ...errors import FormatError
 
 HUB = "https://huggingface.co"
 REMOTE_SCHEMES = ("http://", "https://", "hf://")
-BLOCK_SIZE = 4194304
+BLOCK_SIZE = 1 << 18          # bytes per range request (256 KiB): HDF5 metadata pieces cost little; a chunk spans a few blocks, fetched in one request
 
 
 def is_remote(path: Any) -> bool:
@@ -70,3 +70,27 @@ def open_remote(path: str, block_size: int = BLOCK_SIZE, headers: dict[str, str]
         return filesystem.open(url, "rb", block_size=block_size, cache_type="blockcache")
     except (OSError, ValueError, ImportError) as error:
         raise FormatError(path, f"cannot open remote file ({type(error).__name__}: {error})") from None
+
+
+def open_remote_h5(path: str, skip: tuple[str, ...] = (), keep: tuple[str, ...] = ()):
+    """``(h5py.File, file object)``: the remote file at ``path`` opened read-only by h5py over
+    :func:`open_remote`, after the checks that keep a damaged file from crashing HDF5
+    (:func:`~sonobridge.formats.h5guard.refuse_crashing`, ``skip``/``keep`` as there). Close the
+    h5py file, then the file object. Problems are FormatErrors naming ``path``."""
+    import h5py
+
+    from ...errors import READ_ERRORS
+    from ..h5guard import refuse_crashing
+
+    remote = open_remote(path)
+    try:
+        handle = h5py.File(remote, "r")
+    except READ_ERRORS as error:
+        remote.close()
+        raise FormatError(path, f"not a readable HDF5 file ({error})") from None
+    try:
+        refuse_crashing(handle, path, skip, keep)
+    except FormatError:
+        remote.close()
+        raise
+    return handle, remote
