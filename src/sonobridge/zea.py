@@ -1,6 +1,11 @@
 """zea-compatible access to zea-format HDF5 files with h5py + hdf5plugin only (no Keras, no ML
 backend). Names follow zea's ``zea.File``: ``File(path)``, ``.data``, ``.scan``, ``.probe``,
-``.tracks``, ``.track_labels``, ``.get_track()``, ``.timestamps``, ``.load_parameters()``.
+``.tracks``, ``.track_labels``, ``.get_track()``, ``.timestamps``, ``.load_parameters(**overrides)``,
+``.keys()``, ``.attrs``, ``.metadata``, ``.metrics``, ``.validate()``; scan, probe, parameters and
+metadata are :class:`Record` s (attribute and key access). Remote files (``https://``, ``hf://``)
+are read lazily by HTTP byte ranges (:mod:`sonobridge.formats.zea.remote`). Pixel-grid and
+probe-geometry helpers: :func:`cartesian_pixel_grid`, :func:`polar_pixel_grid`,
+:func:`linear_probe_geometry`, :func:`curved_probe_geometry`.
 
 Reads are lazy: ``File(path).data.image.values[5]`` reads one frame. Writing:
 ``File.create(path, data={"image": {"values": frames}}, ...)`` checks everything against the format
@@ -13,10 +18,11 @@ is not in the file stays a KeyError (``[]``) or AttributeError (``.``).
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 import numpy as np
@@ -269,7 +275,8 @@ def curved_probe_geometry(n_el: int, pitch: float, radius: float) -> np.ndarray:
 
 
 class Track:
-    """One track: ``data`` (lazy), ``scan`` (dict of values), ``label``, ``index``, sizes."""
+    """One track: ``data`` (lazy), ``scan`` (a :class:`Record`), ``label``, ``index``, sizes,
+    ``load_parameters(**overrides)``, ``timestamps``."""
 
     def __init__(self, file: File, index: int, group):
         self.file, self.index, self._group = file, index, group
@@ -356,8 +363,10 @@ class Track:
 
 
 class File:
-    """A zea-format file opened read-only (an ``h5py.File`` underneath, as ``.h5``). Raises
-    FormatError naming the file when it is not HDF5 or its root structure is unreadable."""
+    """A zea-format file opened read-only (an ``h5py.File`` underneath, as ``.h5``): a local path,
+    or an ``https://`` / ``hf://owner/repo/file`` URL read lazily by byte ranges (the ``remote``
+    extra). Raises FormatError naming the file when it is not HDF5 or its root structure is
+    unreadable."""
 
     def __init__(self, path: str | Path, mode: str = "r", *, _deferred: bool = False):
         import hdf5plugin  # noqa: F401  (Blosc and the other zea codecs)
@@ -552,6 +561,42 @@ class File:
     n_tx = property(lambda self: self._single().n_tx)
     n_ax = property(lambda self: self._single().n_ax)
     n_el = property(lambda self: self._single().n_el)
+    n_rx = property(lambda self: self._single().n_rx)
+    name = property(lambda self: PurePosixPath(self.path).name, doc="The file's name (also of a URL).")
+    stem = property(lambda self: PurePosixPath(self.path).stem, doc="The file's name without its suffix.")
+
+    @property
+    @_reads
+    def probe_name(self) -> str:
+        """The probe's name: ``probe_name`` attribute, else ``probe/name``, else the legacy
+        ``probe`` attribute (zea's order); AttributeError when there is none."""
+        attrs = self.h5.attrs
+        if "probe_name" in attrs:
+            return str(attrs["probe_name"])
+        if "probe" in self.h5 and "name" in self.h5["probe"]:
+            return str(_value(self.h5["probe/name"]))
+        if "probe" in attrs:
+            return str(attrs["probe"])
+        raise AttributeError(f"{self.path}: no probe name")
+
+    us_machine = property(lambda self: self._root_attribute("us_machine"), doc="``us_machine`` attribute.")
+    description = property(lambda self: self._root_attribute("description"), doc="``description`` attribute.")
+
+    @_reads
+    def _root_attribute(self, name: str) -> str | None:
+        value = self.h5.attrs.get(name)
+        return value.decode() if isinstance(value, bytes) else None if value is None else str(value)
+
+    @property
+    def acquisition_time(self) -> dt.datetime | None:
+        """The ``acquisition_time`` attribute as a timezone-aware datetime (UTC when the text
+        names no zone); None when absent or unreadable as ISO 8601."""
+        text = self._root_attribute("acquisition_time")
+        try:
+            moment = dt.datetime.fromisoformat(text) if text else None
+        except ValueError:
+            return None
+        return moment.replace(tzinfo=dt.timezone.utc) if moment and moment.tzinfo is None else moment
 
     @property
     def probe(self) -> Record:
@@ -614,5 +659,5 @@ def _path_attribute(name: str) -> property:
                     doc=f"``pathlib.Path(file).{name}`` (File.create's result stands for the written path).")
 
 
-for _name in ("read_bytes", "stat", "exists", "parent", "suffix", "stem"):
+for _name in ("read_bytes", "stat", "exists", "parent", "suffix"):
     setattr(File, _name, _path_attribute(_name))

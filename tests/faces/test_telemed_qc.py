@@ -175,6 +175,11 @@ def test_backfill_returns_a_status_per_file(tmp_path):
         assert int(handle.attrs["tvd_declared_n_frames"]) == 2002
     assert not list(tmp_path.glob("*.partial"))
     assert ours.verify_complete(added, progress=False)[str(added)]["declared"] == 2002
+    broken = tmp_path / "e.tvd.h5"
+    broken.write_bytes(b"not hdf5")
+    (tmp_path / "e.tvd").write_bytes(uiff_bytes(declared=5))
+    assert ours.backfill_tvd_n_frames(broken, progress=False)[str(broken)].startswith("error: ")
+    assert broken.read_bytes() == b"not hdf5" and not list(tmp_path.glob("*.partial"))
 
 
 # ---------------------------------------------------------------- export(kind=)
@@ -183,7 +188,9 @@ def test_export_dispatches_on_kind(tmp_path):
     assert ours.export(sidecar, kind="video", progress=False) == {str(tmp_path / "one.mp4"): "built"}
     both = ours.export(tmp_path, kind="both", progress=False)
     assert both["video"] == {str(tmp_path / "one.mp4"): "hit"}
-    assert ours.export(tmp_path / "nothing_here", kind="h5", progress=False) == {} or True   # h5: export_h5's rules
+    (tmp_path / "empty").mkdir()
+    assert ours.export(tmp_path / "empty", kind="h5", progress=False) == {}          # the default kind: export_h5
+    assert ours.export(tmp_path / "empty", progress=False) == {}
     with pytest.raises(ValueError, match="kind='mp4'"):
         ours.export(sidecar, kind="mp4")
 
@@ -215,7 +222,7 @@ def _decoded(path) -> np.ndarray:
     import av
 
     with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="gray") for frame in container.decode(video=0)])
+        return np.stack([frame.to_ndarray()[:frame.height] for frame in container.decode(video=0)])   # luma as stored
 
 
 @pytest.mark.parametrize("options", [{}, {"mono": False}, {"mono": False, "encoder": "libx264", "crf": 18}])

@@ -159,3 +159,18 @@ def test_probe_geometry_helpers_match_zea(zea):
 def test_validate_raises_package_error_on_a_bad_file(zea):
     with sz.File(ZEA / "hand_bad_int32_raw.hdf5") as mine, pytest.raises(FormatError, match="hand_bad_int32_raw"):
         mine.validate()
+
+
+@pytest.mark.parametrize("name", ["tiny", "multitrack", "sim_planewave", "legacy_0013_resaved"])
+def test_file_attributes_match_zea(zea, name):
+    path = ZEA / f"{name}.hdf5"
+    with zea.File(str(path)) as theirs, sz.File(path) as mine:
+        assert (mine.name, mine.stem) == (theirs.name, theirs.stem)
+        assert mine.probe_name == str(theirs.probe_name)
+        assert mine.acquisition_time == theirs.acquisition_time
+        for attribute in ("us_machine", "description"):
+            if attribute in theirs.attrs:
+                assert getattr(mine, attribute) == str(getattr(theirs, attribute))
+        if len(mine.tracks) == 1:
+            assert (mine.n_frames, mine.n_tx, mine.n_ax, mine.n_el) == \
+                (theirs.n_frames, theirs.n_tx, theirs.n_ax, theirs.n_el)

@@ -82,3 +82,15 @@ def test_bad_remote_files_are_format_errors(served, name):
     server, _, _ = served
     with pytest.raises(FormatError, match=name):
         sz.File(server.url(name))
+
+
+def test_read_zea_opens_urls_lazily(served):
+    from sonobridge.formats.zea.reader import read_zea
+
+    server, root, frames = served
+    server.reset()
+    url = server.url("big.hdf5")
+    recording = read_zea(url)
+    assert recording.name == "big" and recording.streams["image"].frames[2].tolist() == frames[2].tolist()
+    assert recording.streams["image"].provenance.source_files == (url,)
+    assert server.bytes_sent < (root / "big.hdf5").stat().st_size / 10

@@ -263,3 +263,10 @@ def test_field_docs_cover_the_metadata_side():
     for name in ("metadata/subject/age: uint8", "metadata/probe_pose/rotation_representation: str",
                  "metrics/coherence_factor: float32", "data/attenuation_map/gamma", "data/<product>/min"):
         assert name in docs
+
+
+def test_create_refusals_are_the_packages_error_and_zeas_types(tmp_path):
+    with pytest.raises(ours.InvalidZeaDataError) as refused:
+        ours.File.create(tmp_path / "p.hdf5", data=base_inputs()["data"], probe="L7")
+    assert isinstance(refused.value, TypeError) and isinstance(refused.value, ValueError)
+    assert not list(tmp_path.iterdir())

@@ -97,7 +97,6 @@ def completeness_line(h5: str | os.PathLike, info: dict[str, Any]) -> str:
     return line + (" -- " + "; ".join(info["issues"]) if info["issues"] else "")
 
 
-
 def backfill(h5: str | os.PathLike) -> str:
     """Store the sibling ``.tvd``'s declared frame count in sidecar ``h5`` (in a copy that replaces
     it by rename, so a crash leaves the old file). Returns "added (N)", "updated (N)" (an earlier

@@ -67,26 +67,18 @@ def read_zea(path: str | os.PathLike) -> Recording:
         raise FormatError(path, f"unreadable zea content ({type(error).__name__}: {error})") from None
 
 
-class _RemotePath(type(Path())):
-    """A URL as a path (its name and stem are the file's), ``str`` giving the URL back."""
+class _RemotePath(str):
+    """A URL standing for a path where the readers use one: ``name`` and ``stem`` of its file,
+    ``str`` and ``os.fspath`` the URL itself."""
 
-    def __new__(cls, url: str):
-        self = super().__new__(cls, url.split("://", 1)[1])
-        self.url = url
-        return self
-
-    def __init__(self, url: str):
-        super().__init__(url.split("://", 1)[1])
-        self.url = url
-
-    def __str__(self) -> str:
-        return self.url
+    name = property(lambda self: self.rstrip("/").rsplit("/", 1)[-1])
+    stem = property(lambda self: self.name.rsplit(".", 1)[0] if "." in self.name[1:] else self.name)
 
     def __fspath__(self) -> str:
-        return self.url
+        return str(self)
 
 
-def _source_path(path: str | os.PathLike) -> Path:
+def _source_path(path: str | os.PathLike) -> Path | _RemotePath:
     """``path`` as a Path for naming the recording and errors (a URL keeps its text)."""
     return _RemotePath(path) if is_remote(path) else Path(path)
 

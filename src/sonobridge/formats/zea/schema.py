@@ -5,8 +5,16 @@ One acquisition per file: root attributes (``zea_version``, ``us_machine``, ``de
 ``data``/``scan``), ``probe/``, ``metadata/``, ``metrics/``, ``custom/`` and ``track_schedule``.
 Named dimensions must agree within a track; dtypes are the ones zea accepts. Facts from
 ../shared/notes/zea.md (measured against zea 0.1.8).
+
+Each field of the spec is a :class:`Field` (dtype, shapes, unit, description) in one of the tables
+(:data:`SCAN_SPEC`, :data:`PROBE_SPEC`, :data:`METADATA_FIELDS`, :data:`METADATA_GROUPS`,
+:data:`METRICS_FIELDS`, :data:`MAP_FIELDS`, :data:`ATTENUATION_FIELDS`): the validator checks files
+and trees against them, the writer types Python values with :func:`coerce` as zea does, and
+:func:`field_docs` renders them.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,11 +62,8 @@ def dtype_name(dtype: np.dtype) -> str:
     return dtype.name
 
 
-# ------------------------------------------------------------------ field table (metadata side)
-from dataclasses import dataclass as _dataclass  # noqa: E402
-
-
-@_dataclass(frozen=True)
+# ------------------------------------------------------------------ field tables
+@dataclass(frozen=True)
 class Field:
     """One field of the zea spec: allowed dtype classes (``"str"``, ``"float32"`` for any float,
     or an exact NumPy name), accepted shapes (named dims; ``"..."`` = any leading axes), unit and
@@ -173,9 +178,10 @@ def coerce(value, field: Field):
 
 
 def field_docs() -> str:
-    """The metadata side of the spec as text (name, dtype, shape, unit, description)."""
-    tables = {"scan": SCAN_SPEC, "probe": PROBE_SPEC, "metadata": METADATA_FIELDS, **{f"metadata/{k}": v for k, v in METADATA_GROUPS.items()},
-              "metrics": METRICS_FIELDS, "data/<product>": MAP_FIELDS, "data/attenuation_map": ATTENUATION_FIELDS}
+    """The field tables as text, one line per field: path, dtype, shapes, [unit], description."""
+    tables = {"scan": SCAN_SPEC, "probe": PROBE_SPEC, "metadata": METADATA_FIELDS,
+              **{f"metadata/{k}": v for k, v in METADATA_GROUPS.items()}, "metrics": METRICS_FIELDS,
+              "data/<product>": MAP_FIELDS, "data/attenuation_map": ATTENUATION_FIELDS}
     lines = []
     for prefix, table in tables.items():
         for name, spec in table.items():

@@ -336,7 +336,7 @@ class _Checker:
 
     def check_signal(self, key: str, item, table: dict) -> None:
         """A sampled signal (ecg, voice_narration, probe_pose, extra N-D signals)."""
-        sizes = self.check_fields(key, item, table)
+        self.check_fields(key, item, table)
         for name in table:
             if name not in item and name not in SIGNAL_TIMING:
                 self.error(f"{key}/{name}", "required field missing")
@@ -358,7 +358,6 @@ class _Checker:
                                                                f"{', '.join(ROTATION_WIDTHS)}")
             elif "rotation" in item and item["rotation"].shape[1:] != (width,):
                 self.error(f"{key}/rotation", f"shape {item['rotation'].shape} does not fit {representation}")
-        del sizes
 
     def check_metrics(self) -> None:
         metrics = self.handle.get("metrics")
