@@ -287,3 +287,12 @@ def test_create_refusals_are_the_packages_error_and_zeas_types(tmp_path):
         ours.File.create(tmp_path / "p.hdf5", data=base_inputs()["data"], probe="L7")
     assert isinstance(refused.value, TypeError) and isinstance(refused.value, ValueError)
     assert not list(tmp_path.iterdir())
+
+
+def test_where_zea_crashes_we_give_a_finding(base_files, tmp_path):
+    path = tmp_path / "m.hdf5"
+    shutil.copy(base_files["ours"], path)
+    with h5py.File(path, "r+") as handle:
+        _replace(handle, "metrics", np.zeros(3, np.float32))
+    report = ours.validate(path)
+    assert [f.key for f in report.errors] == ["metrics"] and "group" in report.errors[0].problem

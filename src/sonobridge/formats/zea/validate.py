@@ -313,6 +313,9 @@ class _Checker:
         metadata = self.handle.get("metadata")
         if metadata is None:
             return
+        if is_dataset(metadata):
+            self.error("metadata", "must be a group, not a dataset")
+            return
         for name, item in metadata.items():
             key = f"metadata/{name}"
             if name in METADATA_FIELDS:
@@ -365,7 +368,9 @@ class _Checker:
 
     def check_metrics(self) -> None:
         metrics = self.handle.get("metrics")
-        if metrics is not None:
+        if metrics is not None and is_dataset(metrics):
+            self.error("metrics", "must be a group of metrics, not a dataset")   # zea 0.1.8 crashes here
+        elif metrics is not None:
             self.check_fields("metrics", metrics, METRICS_FIELDS)
 
     def check_scan(self, key: str, scan, dims: dict) -> None:
