@@ -2,7 +2,7 @@
 
 1. Encode throughput: ``sonobridge`` (PyAV in-process, index + .dnav-toc from the packets) vs the
    ffmpeg command line (Debian's) encoding the same raw frames piped on stdin with the same
-   settings (libx265, gray, lossless, ultrafast, keyint 30, closed GOP, no B-frames). Target: ours
+   settings (libx265, gray, lossless, ultrafast, keyint 2, closed GOP, no B-frames). Target: ours
    >= 0.9x the CLI's frames per second.
 2. The telemed package's own ``export_video`` (ffmpeg CLI, then datanavigator's decode-based
    ``.dnav-toc``) vs ours on the same frames stored as a telemed ``.tvd.h5`` sidecar: total time to
@@ -10,10 +10,12 @@
 3. Random access: 100 random frames of the 2000-frame video, median latency with
    ``sonobridge.VideoReader`` vs naive PyAV seek-and-decode (seek to the frame's time, decode until
    its pts); the index costs no extra pass (written during the encode), a demux-only rebuild is
-   timed for reference. Every returned frame is checked against the source.
+   timed for reference. Every returned frame is checked against the source. Target: ours (keyint 2,
+   at most 2 decodes per frame) >= 5x naive PyAV on the previous default (keyint 30).
 4. GOP choices on the first 300 frames: size and encode time of x265's defaults (keyint 250, open
    GOP, B-frames), and each of our settings alone; then the open-GOP trap: frames just before and
-   after the keyframe of the x265-default encode, read backwards by both readers.
+   after the keyframe of the x265-default encode, read backwards by both readers (target: ours
+   >= 5x naive with 0 wrong frames: the reader's decoded-frame cache).
 
 Frames: 2000 x 600 x 500 uint8, windows of a larger filtered-speckle canvas moving sinusoidally
 (±12 px lateral, ±8 px axial) with 15% fresh speckle per frame, like tissue under a probe.
@@ -118,13 +120,23 @@ def read_all(path: Path, frames: np.ndarray, targets: np.ndarray) -> dict[str, t
 
 def random_access(path: Path, frames: np.ndarray) -> None:
     from sonobridge.formats.video.index import build_index
+    from sonobridge.formats.video.writer import EncoderSettings, write_video
 
     start = time.perf_counter()
     build_index(path)
     rebuild = time.perf_counter() - start
-    results = read_all(path, frames, np.random.default_rng(7).integers(0, len(frames), 100))
+    targets = np.random.default_rng(7).integers(0, len(frames), 100)
+    results = read_all(path, frames, targets)
     print("random access, 100 random frames of our video: " + ", ".join(
         f"{name} median {seconds * 1e3:.1f} ms ({wrong} wrong)" for name, (seconds, wrong) in results.items()))
+    previous = path.with_name("keyint30.mp4")
+    write_video(stream_of(frames), previous, fps=FPS, settings=EncoderSettings(keyint=30))
+    naive, naive_wrong = read_all(previous, frames, targets)["naive PyAV"]
+    ours, wrong = results["sonobridge"]
+    ratio = naive / ours
+    print(f"  vs naive PyAV on the previous default (keyint 30): {naive * 1e3:.1f} ms ({naive_wrong} wrong), "
+          f"{ratio:.1f}x, size {path.stat().st_size / previous.stat().st_size - 1:+.1%} "
+          f"(target >= 5x, 0 wrong: {'PASS' if ratio >= 5 and wrong == 0 else 'BELOW'})")
     print(f"  index: written during the encode (0 extra passes); a demux-only rebuild takes {rebuild:.3f} s")
 
 
@@ -137,6 +149,9 @@ def open_gop_trap(frames: np.ndarray, folder: Path) -> None:
     print("x265-default file (open GOP), frames 244..255 read backwards: " + ", ".join(
         f"{name} {wrong}/{len(targets)} wrong, median {seconds * 1e3:.0f} ms"
         for name, (seconds, wrong) in results.items()))
+    (ours, wrong), (naive, _) = results["sonobridge"], results["naive PyAV"]
+    print(f"  ours {naive / ours:.1f}x naive (target >= 5x, 0 wrong: "
+          f"{'PASS' if naive / ours >= 5 and wrong == 0 else 'BELOW'})")
 
 
 def write_telemed_sidecar(frames: np.ndarray, path: Path) -> None:
@@ -185,7 +200,9 @@ def gop_table(frames: np.ndarray, folder: Path) -> None:
                 "+ closed GOP": "lossless=1:open-gop=0:log-level=error",
                 "+ no B-frames": "lossless=1:bframes=0:log-level=error",
                 "+ keyint 30 closed": "lossless=1:keyint=30:open-gop=0:log-level=error",
-                "ours: keyint 30, closed, no B-frames": "lossless=1:keyint=30:open-gop=0:bframes=0:log-level=error"}
+                "keyint 30, closed, no B-frames (previous)": "lossless=1:keyint=30:open-gop=0:bframes=0:log-level=error",
+                "ours: keyint 2, closed, no B-frames": "lossless=1:keyint=2:open-gop=0:bframes=0:log-level=error",
+                "keyint 1 (all-intra)": "lossless=1:keyint=1:open-gop=0:bframes=0:log-level=error"}
     sizes = {}
     print(f"\nGOP choices, {len(frames)} frames (Debian ffmpeg CLI encodes):")
     for name, params in variants.items():
@@ -202,7 +219,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="300 frames")
     args = parser.parse_args()
     frames = moving_speckle(300 if args.quick else 2000)
-    params = "lossless=1:keyint=30:open-gop=0:bframes=0:log-level=error"
+    params = "lossless=1:keyint=2:open-gop=0:bframes=0:log-level=error"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         cli = encode_cli(frames, folder / "cli.mp4", params)

@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -22,6 +23,9 @@ from .util.naming import unique_stems
 
 log = logging.getLogger("sonobridge")
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+FRAME_NUMBERING = ("Frame numbers: 0-based in the command line (--frame of preview and render) and in "
+                   "Python (stream.frames[i]); DICOM numbers frames from 1: sr --frame and pydcm's "
+                   "decode(frame=) are 1-based.")
 ANONYMISE_HELP = ("DICOM PS3.15 basic profile on every output: no patient identity, dates, institution, "
                   "physicians or source UIDs (kept DICOM headers included)")
 
@@ -33,8 +37,35 @@ def _report(error: SonobridgeError | OSError) -> str:
         from .util.atomic import os_problem
 
         error = SonobridgeError(error.filename, os_problem(error))
-    print(f"sonobridge: error: {error}", file=sys.stderr)
-    return str(error)
+    text = as_flags(str(error))
+    print(f"sonobridge: error: {text}", file=sys.stderr)
+    return text
+
+
+#: a hint naming a Python keyword: "pass allow_truncated=True", "overwrite=True or --overwrite", "overwrite=True"
+_KEYWORD_HINT = re.compile(r"\b(?P<verb>pass )?(?P<name>[a-z]+(?:_[a-z]+)*)=True(?: or (?P<flag>--[a-z-]+))?")
+
+
+def as_flags(text: str) -> str:
+    """``text`` with hints that name Python keywords worded as the command's flags.
+
+    Examples
+    --------
+    >>> as_flags("truncated; pass allow_truncated=True to read them")
+    'truncated; use --allow-truncated to read them'
+    >>> as_flags("exists (overwrite it with overwrite=True or --overwrite)")
+    'exists (overwrite it with --overwrite)'
+    """
+    def flag(match: re.Match) -> str:
+        name = match["flag"] or "--" + match["name"].replace("_", "-")
+        return f"use {name}" if match["verb"] else name
+
+    return _KEYWORD_HINT.sub(flag, text)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars: only on a terminal (a redirected stderr, e.g. a CI log, gets no carriage-return lines)."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -112,7 +143,7 @@ def _open_each(sources: list, args: argparse.Namespace, failures: dict[str, str]
     noted in ``failures`` and skipped, so the others still run."""
     from tqdm import tqdm
 
-    for source in tqdm(sources, unit="recording", disable=args.quiet or len(sources) < 2 or None):
+    for source in tqdm(sources, unit="recording", disable=not _progress(args) or len(sources) < 2):
         try:
             yield source, source.open(**_reader_options(args))
         except (SonobridgeError, OSError) as exc:
@@ -238,7 +269,7 @@ def _writer_options(spec, args: argparse.Namespace) -> dict[str, Any]:
     to the format (argument names ``<format>_<option>``, e.g. ``dicom_compression``)."""
     prefix = f"{spec.name}_"
     own = {name[len(prefix):]: value for name, value in vars(args).items() if name.startswith(prefix)}
-    return {"overwrite": args.overwrite, "anonymise": args.anonymise, "progress": not args.quiet, **own}
+    return {"overwrite": args.overwrite, "anonymise": args.anonymise, "progress": _progress(args), **own}
 
 
 def _convert_one(recording, path: Path, args: argparse.Namespace) -> None:
@@ -275,7 +306,21 @@ def _convert_plan(sources: list, args: argparse.Namespace) -> dict[str, Path] | 
     return {label: Path(args.out_dir) / f"{stem}{suffix}" for label, stem in stems.items()}
 
 
+def _unsupported_output(output: str) -> str | None:
+    """Why ``convert`` cannot write OUTPUT (its name ends like no one-file format's files); None if it can."""
+    from .formats import writer_for
+
+    spec = writer_for(output)
+    if spec is not None and not spec.writes_folder:
+        return None
+    suffixes = [s for spec in _convert_formats() for s in dict.fromkeys((spec.write_suffix, *spec.suffixes)) if s]
+    return f"{output}: convert writes files named *{', *'.join(suffixes)}"
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    if args.output and (problem := _unsupported_output(args.output)):
+        print(f"sonobridge convert: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     failures: dict[str, str] = {}
     written: dict[str, str] = {}
     sources = _find_sources([args.input], failures)
@@ -339,7 +384,7 @@ def cmd_video(args: argparse.Namespace) -> int:
             stem = pseudonym(label, output_key(folder_of(source)))
         produced = writer.write(recording, folder_of(source), stem=stem, crf=args.crf, keyint=args.keyint,
                                 fps=args.fps, flip=args.flip, skip_existing=not args.overwrite,
-                                overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise,
+                                overwrite=args.overwrite, progress=_progress(args), anonymise=args.anonymise,
                                 source_digest=_source_digest(source, stem, args))
         if not produced:
             failures[label] = _report(UnsupportedInputError(label, "no image stream to encode (grey/RGB, dB image "
@@ -347,7 +392,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         results.update({path: Outcome(state, path) for path, state in produced.items()})
     errors = {path: state for path, state in results.items() if state.failed}
     for path, state in errors.items():
-        print(f"sonobridge: error: {path}: {state.reason}", file=sys.stderr)
+        print(f"sonobridge: error: {path}: {as_flags(state.reason)}", file=sys.stderr)
     if args.json:
         json.dump({**results, **{label: Outcome.error(problem) for label, problem in failures.items()}},
                   sys.stdout, indent=2)
@@ -359,6 +404,27 @@ def cmd_video(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures or errors else EXIT_OK
 
 
+def _failures(result: dict[str, Any]) -> list[str]:
+    """What failed in one recording's ``process`` result, ``"<stage>: <reason>"`` each (the stage's
+    output file named when it has several)."""
+    from .core.outcome import outcome
+    from .pipeline.report import OUTCOME_KEYS
+
+    problems = []
+    for stage in OUTCOME_KEYS:
+        value = result.get(stage)
+        states = value.items() if isinstance(value, dict) else [(None, value)]
+        for path, state in states:
+            done = outcome(state)
+            if done is not None and done.failed:
+                where = f"{stage} {Path(path).name}" if path and len(states) > 1 else stage
+                problems.append(f"{where}: {done.reason or done.status.value}")
+    qc = result.get("qc")
+    if isinstance(qc, dict) and "error" in qc:
+        problems.append(f"qc: {qc['error']}")
+    return problems
+
+
 def cmd_process(args: argparse.Namespace) -> int:
     from .core.outcome import Status
     from .pipeline.report import overall
@@ -367,12 +433,12 @@ def cmd_process(args: argparse.Namespace) -> int:
     if args.push:
         _quiet_network(args)
     results = process(args.paths, args.out, dicom=args.dicom, workers=args.workers, scheduler=args.scheduler,
-                      overwrite=args.overwrite, progress=not args.quiet, anonymise=args.anonymise,
+                      overwrite=args.overwrite, progress=_progress(args), anonymise=args.anonymise,
                       lock_timeout_s=args.wait, push=args.push, **_reader_options(args))
     statuses = {label: overall(result) for label, result in results.items()}
-    for label, result in results.items():     # a PACS failure is the recording's, said on stderr
-        if isinstance(result.get("push"), Outcome) and result["push"].failed:
-            print(f"sonobridge: error: {label}: push: {result['push'].reason}", file=sys.stderr)
+    for label, result in sorted(results.items()):     # every failure with its reason, one line each
+        for problem in _failures(result):
+            print(f"sonobridge: error: {label}: {as_flags(problem)}", file=sys.stderr)
     out = Path(args.out) if args.out else default_out_dir(args.paths)
     if args.json:
         json.dump({"report": str(out / REPORT_JSON), "status": {label: s.value for label, s in statuses.items()}},
@@ -560,7 +626,7 @@ def _add_pacs_commands(commands, common: argparse.ArgumentParser) -> None:
                                            "into OUT/<StudyInstanceUID>/<SOPInstanceUID>.dcm: WADO-RS, or C-GET "
                                            "(C-MOVE with --move-aet). Files are written whole or not at all; "
                                            "a re-run fetches only what is missing. The folder is ready for "
-                                           "`sonobridge process`.")
+                                           "sonobridge process.")
     pull.add_argument("url", metavar="URL", help=url_help)
     which = pull.add_mutually_exclusive_group(required=True)
     which.add_argument("--study", metavar="UID", help="StudyInstanceUID")
@@ -605,8 +671,58 @@ def _add_verbosity(parser: argparse.ArgumentParser, default: Any) -> None:
                         help="no progress bars or warnings")
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Paragraphs wrapped to the terminal; indented lines (the examples) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        return "\n\n".join(paragraph if any(line.startswith(" ") for line in paragraph.splitlines())
+                           else argparse.HelpFormatter._fill_text(self, paragraph, width, indent)
+                           for paragraph in paragraphs)
+
+
+#: each command's ``--help`` examples (plain text, one command line each)
+EXAMPLES: dict[str, list[str]] = {
+    "": ["sonobridge info capture/", "sonobridge process cohort/ --out results/",
+         "sonobridge convert capture/ capture.dcm"],
+    "info": ["sonobridge info capture/", "sonobridge info --json --probe L7 scan.raw"],
+    "preview": ["sonobridge preview capture/ --out-dir previews --frame 10"],
+    "render": ["sonobridge render capture/ --out bmode.png", "sonobridge render cine.dcm --frame 0 --out-dir images"],
+    "convert": ["sonobridge convert capture/ capture.hdf5",
+                "sonobridge convert capture/ capture.dcm --dicom-compression jpeg-ls",
+                "sonobridge convert cohort/ --out-dir zea/ --to zea"],
+    "video": ["sonobridge video capture/ --out-dir videos", "sonobridge video cohort/ --crf 18"],
+    "process": ["sonobridge process cohort/ --out results/",
+                "sonobridge process cohort/ --dicom --anonymise --workers 4"],
+    "pacs": ["sonobridge pacs echo dicom://ORTHANC@localhost:4242",
+             "sonobridge pacs find http://localhost:8042/dicom-web --level SERIES"],
+    "pull": ["sonobridge pull dicom://ORTHANC@localhost:4242 --study 1.2.3.4 --out studies/"],
+    "validate": ["sonobridge validate capture.hdf5", "sonobridge validate --json *.hdf5"],
+    "sr": ["sonobridge sr cine.dcm --length 100,50,200,50 --frame 4 --out length.dcm",
+           "sonobridge sr length.dcm --json"],
+    "unpack": ["sonobridge unpack capture.tar --out-dir unpacked/"],
+    "seg": ["sonobridge seg cine.dcm labels.nii.gz --out seg.dcm --label vessel --label plaque"],
+}
+
+
+def _epilog(command: str) -> str:
+    """The ``--help`` tail of ``command`` ("" for the program): its examples, and the frame numbering
+    where frames are chosen."""
+    lines = ["Examples:", *(f"  {line}" for line in EXAMPLES.get(command, []))]
+    frames = [FRAME_NUMBERING] if command in ("", "preview", "render", "sr") else []
+    return "\n\n".join(["\n".join(lines), *frames])
+
+
+def _plain_help(parser: argparse.ArgumentParser, commands) -> None:
+    """Every command's ``--help``: wrapped plain text and an Examples section."""
+    for name, command in {"": parser, **commands.choices}.items():
+        command.formatter_class, command.epilog = _HelpFormatter, _epilog(name)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sonobridge", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(prog="sonobridge", description="Read ultrasound recordings (Clarius, Telemed, "
+                                                                    "DICOM, zea) and convert, render, check and "
+                                                                    "process them.")
     parser.add_argument("--version", action="version", version=f"sonobridge {__version__}")
     _add_verbosity(parser, default=False)
     common = argparse.ArgumentParser(add_help=False)
@@ -625,7 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "(the info summary) and <name>_<stream>.png (one frame).")
     preview.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
     preview.add_argument("--out-dir", default="sonobridge-preview", help="output folder")
-    preview.add_argument("--frame", type=int, default=0, help="frame index to show (default 0)")
+    preview.add_argument("--frame", type=int, default=0, help="0-based frame index to show (default 0)")
     preview.add_argument("--anonymise", action="store_true", help=ANONYMISE_HELP)
     _add_reader_options(preview)
     preview.set_defaults(handler=cmd_preview)
@@ -636,7 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "millimetre scale bar and the colour-flow box overlaid "
                                              "when the recording has one.")
     render.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
-    render.add_argument("--frame", type=int, default=0, help="frame index (default 0)")
+    render.add_argument("--frame", type=int, default=0, help="0-based frame index (default 0)")
     target = render.add_mutually_exclusive_group()
     target.add_argument("--out", help="output PNG (one input)")
     target.add_argument("--out-dir", default=".", help="folder for <name>_frame<N>.png (default .)")
@@ -691,7 +807,7 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
     video.add_argument("--out-dir", help="output folder (default: beside each input)")
     video.add_argument("--crf", type=float, help="lossy quality (default: lossless)")
-    video.add_argument("--keyint", type=int, default=30, help="frames between keyframes (default 30)")
+    video.add_argument("--keyint", type=int, default=2, help="frames between keyframes (default 2: a random frame costs <= 2 decodes)")
     video.add_argument("--fps", type=_positive_float, help="frame rate (default: the recording's mean rate)")
     video.add_argument("--flip", action="store_true", help="mirror left/right")
     video.add_argument("--overwrite", action="store_true", help="re-encode existing outputs")
@@ -737,7 +853,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("path", metavar="PATH", help="DICOM image (with --length) or SR")
     report.add_argument("--length", type=_sr_points, metavar="X0,Y0,X1,Y1",
                         help="polyline in pixel coordinates (column,row pairs)")
-    report.add_argument("--frame", type=int, help="1-based frame of a multi-frame image (default 1)")
+    report.add_argument("--frame", type=int, help="DICOM frame number, 1-based, of a multi-frame image (default 1)")
     report.add_argument("--out", help="the SR file to write")
     report.add_argument("--overwrite", action="store_true", help="replace an existing output")
     report.add_argument("--json", action="store_true", help="the measurements as JSON on stdout")
@@ -764,6 +880,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="segment name, once per label value in ascending order")
     segment.add_argument("--overwrite", action="store_true", help="replace an existing output")
     segment.set_defaults(handler=cmd_seg)
+    _plain_help(parser, commands)
     return parser
 
 

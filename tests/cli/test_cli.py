@@ -59,7 +59,7 @@ def test_truncated_input_exit_code_and_option(tmp_path, clarius_data):
     (tmp_path / "carotid_env.raw").write_bytes(data[:-10])
     (tmp_path / "carotid_env.yml").write_bytes((clarius_data / "carotid_doppler_2020/carotid_env.yml").read_bytes())
     result = run("info", tmp_path, check=False)
-    assert result.returncode == 1 and "truncated" in result.stderr and "allow_truncated" in result.stderr
+    assert result.returncode == 1 and "truncated" in result.stderr and "--allow-truncated" in result.stderr
 
 
 def test_help_everywhere():

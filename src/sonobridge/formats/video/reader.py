@@ -17,11 +17,18 @@ decoder gives after a seek, frames must follow the index one by one (each pts at
 decoder keyframes where the index has keyframes). A sidecar that lies in a self-consistent way is
 caught there: the index is then rebuilt by the demux pass and the read retried once, so a
 hand-edited or damaged sidecar can never select a wrong frame.
+
+Every frame a decoding run confirms is kept in a small least-recently-used cache bounded in bytes
+(``cache_mb``, default 256 MB: one GOP of x265's default keyint 250 at 600 x 500 is 75 MB), so
+backward and nearby reads on long-GOP files (each would otherwise decode again from a keyframe)
+cost a copy. Our own videos are all-intra by default (:mod:`.writer`): one decode per random frame.
+``decoded_frames`` counts the frames the decoder has produced.
 """
 from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +51,18 @@ def require_av():
 class VideoReader:
     """A video's frames as uint8 ``(height, width)`` grey images: ``len(reader)``, ``reader[i]``,
     ``reader[a:b]`` / ``reader[[i, j]]`` ``(n, height, width)``, ``fps``, ``time_s`` (seconds,
-    per frame: the source's real times when our index recorded them)."""
+    per frame: the source's real times when our index recorded them).
 
-    def __init__(self, path: str | os.PathLike):
+    ``cache_mb``: bound of the decoded-frame cache in MiB (0 disables it); ``decoded_frames``: how
+    many frames the decoder has produced so far (a cost counter)."""
+
+    def __init__(self, path: str | os.PathLike, *, cache_mb: float = 256.0):
         av = require_av()
         self.path = Path(path)
+        if not cache_mb >= 0:
+            raise ValueError(f"cache_mb must be >= 0, not {cache_mb}")
+        self.cache_limit_bytes = int(cache_mb * 2**20)
+        self.decoded_frames = 0
         try:
             self._container = av.open(os.fspath(self.path))
             self._stream = self._container.streams.video[0]
@@ -76,6 +90,17 @@ class VideoReader:
         self._decoded = None          # frame iterator of the current decoding run
         self._start = 0               # display index of the keyframe the run was sought to
         self._last = -1               # display index of the last frame that run returned (-1: none yet)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()   # display index -> frame, LRU first
+        self.cache_bytes = 0
+
+    def _remember(self, position: int, image: np.ndarray) -> None:
+        """Keep a confirmed frame, dropping the least recently used ones beyond the byte bound."""
+        if image.nbytes > self.cache_limit_bytes or position in self._cache:
+            return
+        self._cache[position] = image
+        self.cache_bytes += image.nbytes
+        while self.cache_bytes > self.cache_limit_bytes:
+            self.cache_bytes -= self._cache.popitem(last=False)[1].nbytes
 
     def __len__(self) -> int:
         return len(self.index)
@@ -142,6 +167,10 @@ class VideoReader:
                                          f"{error})") from None
 
     def _locate(self, index: int) -> np.ndarray:
+        cached = self._cache.get(index)
+        if cached is not None:
+            self._cache.move_to_end(index)
+            return cached.copy()
         position = int(np.searchsorted(self._keyframes, index, side="right")) - 1
         keyframe = int(self._keyframes[max(position, 0)])
         if self._decoded is None or not keyframe <= self._last < index:
@@ -165,6 +194,7 @@ class VideoReader:
         was dropped). Raises _IndexMismatch when an unconfirmed sidecar does not describe a frame."""
         pts, keyframes = self.index.pts, self.index.keyframe
         for frame in self._decoded:
+            self.decoded_frames += 1
             position = None if frame.pts is None else int(np.searchsorted(pts, frame.pts))
             if position is None or position == pts.size or pts[position] != frame.pts:
                 if self._verify:
@@ -179,14 +209,17 @@ class VideoReader:
             elif position != self._last + 1:
                 return None                                 # a frame missing from the run
             self._last = position
+            if (frame.height, frame.width) != (self.index.height, self.index.width):
+                raise FormatError(self.path, f"frame {position} decodes to {frame.width} x {frame.height} "
+                                             f"pixels, the stream declares {self.index.width} x "
+                                             f"{self.index.height}")
             if position > index:
+                self._remember(position, frame.to_ndarray(format="gray"))
                 return None
+            image = frame.to_ndarray(format="gray")
+            self._remember(position, image)
             if position == index:
-                if (frame.height, frame.width) != (self.index.height, self.index.width):
-                    raise FormatError(self.path, f"frame {index} decodes to {frame.width} x {frame.height} "
-                                                 f"pixels, the stream declares {self.index.width} x "
-                                                 f"{self.index.height}")
-                return frame.to_ndarray(format="gray")
+                return image.copy() if position in self._cache else image
         return None
 
 

@@ -3,10 +3,15 @@
 Encoder: libx265 through PyAV (its wheels carry it), ``pix_fmt gray``, ``lossless=1`` (or a
 ``crf`` for lossy output), preset ultrafast, constant frame rate at the stream's mean rate (real
 per-frame times go to the index). GOP: closed (``open-gop=0``), a keyframe every ``keyint`` frames
-(default 30) and no B-frames, so that
+(default 2) and no B-frames, so that
 
-* a random frame costs at most ``keyint`` decoded frames (x265's default of 250 costs ~9x more per
-  seek for ~2% smaller files, ../shared/notes/telemed-and-video.md);
+* a random frame costs at most ``keyint`` decoded frames: 2 by default. Measured on 150 frames of
+  600 x 500 (benchmarks/RESULTS.md, "Random frame access"): keyint 2 costs 21 ms per random frame
+  and +1.3% size vs keyint 30 (124 ms). keyint 1 (11 ms, +3.6%) would decode each frame alone, so
+  the reader could no longer check an unconfirmed sidecar index while decoding (a lie shifting pts
+  by one frame is caught only when a run spans two frames, see :mod:`.reader`); x265's default of
+  250 costs ~9x more per seek than keyint 30 for ~2% smaller files
+  (../shared/notes/telemed-and-video.md);
 * every packet decodes to exactly one frame in display order: the frame index and datanavigator's
   ``.dnav-toc`` are written from the encoder's own packets, with no second pass over the video
   (``benchmarks/bench_video.py`` measures the size cost of each choice).
@@ -49,7 +54,7 @@ class EncoderSettings:
     """libx265 settings: ``crf`` None = lossless; ``keyint`` frames between keyframes."""
 
     crf: float | None = None
-    keyint: int = 30
+    keyint: int = 2
     preset: str = "ultrafast"
 
     def x265_params(self) -> str:
@@ -196,7 +201,7 @@ def output_names(stem: str, names: list[str]) -> dict[str, str]:
 
 def export_video(source: str | os.PathLike | Recording | Stream, out_dir: str | os.PathLike | None = None, *,
                  stem: str | None = None, crop: tuple[int, int, int, int] | None = None, flip: bool = False,
-                 fps: float | None = None, crf: float | None = None, keyint: int = 30,
+                 fps: float | None = None, crf: float | None = None, keyint: int = 2,
                  skip_existing: bool = True, overwrite: bool = False, progress: bool = True,
                  progress_callback: Callable[[int, int, str, str], None] | None = None,
                  cancel_check: Callable[[], bool] | None = None, dnav_toc: bool = True,
