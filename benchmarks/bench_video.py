@@ -99,8 +99,9 @@ def naive_read(container, index: int) -> np.ndarray:
     raise RuntimeError("frame not found")
 
 
-def read_all(path: Path, frames: np.ndarray, targets: np.ndarray) -> dict[str, tuple[float, int]]:
-    """Median seconds per frame and wrong frames, sonobridge.VideoReader vs naive seeking."""
+def read_all(path: Path, frames: np.ndarray, targets: np.ndarray) -> dict[str, tuple[float, int, float]]:
+    """Median seconds per frame, wrong frames and mean seconds per frame, sonobridge.VideoReader vs
+    naive seeking."""
     import av
 
     import sonobridge
@@ -114,7 +115,7 @@ def read_all(path: Path, frames: np.ndarray, targets: np.ndarray) -> dict[str, t
                 image = read(int(target))
                 times.append(time.perf_counter() - start)
                 wrong += not np.array_equal(image, frames[target])
-            results[name] = (statistics.median(times), wrong)
+            results[name] = (statistics.median(times), wrong, statistics.fmean(times))
     return results
 
 
@@ -128,11 +129,11 @@ def random_access(path: Path, frames: np.ndarray) -> None:
     targets = np.random.default_rng(7).integers(0, len(frames), 100)
     results = read_all(path, frames, targets)
     print("random access, 100 random frames of our video: " + ", ".join(
-        f"{name} median {seconds * 1e3:.1f} ms ({wrong} wrong)" for name, (seconds, wrong) in results.items()))
+        f"{name} median {seconds * 1e3:.1f} ms ({wrong} wrong)" for name, (seconds, wrong, _) in results.items()))
     previous = path.with_name("keyint30.mp4")
     write_video(stream_of(frames), previous, fps=FPS, settings=EncoderSettings(keyint=30))
-    naive, naive_wrong = read_all(previous, frames, targets)["naive PyAV"]
-    ours, wrong = results["sonobridge"]
+    naive, naive_wrong, _ = read_all(previous, frames, targets)["naive PyAV"]
+    ours, wrong, _ = results["sonobridge"]
     ratio = naive / ours
     print(f"  vs naive PyAV on the previous default (keyint 30): {naive * 1e3:.1f} ms ({naive_wrong} wrong), "
           f"{ratio:.1f}x, size {path.stat().st_size / previous.stat().st_size - 1:+.1%} "
@@ -147,11 +148,11 @@ def open_gop_trap(frames: np.ndarray, folder: Path) -> None:
     targets = np.arange(244, 256)[::-1]
     results = read_all(path, frames, targets)
     print("x265-default file (open GOP), frames 244..255 read backwards: " + ", ".join(
-        f"{name} {wrong}/{len(targets)} wrong, median {seconds * 1e3:.0f} ms"
-        for name, (seconds, wrong) in results.items()))
-    (ours, wrong), (naive, _) = results["sonobridge"], results["naive PyAV"]
-    print(f"  ours {naive / ours:.1f}x naive (target >= 5x, 0 wrong: "
-          f"{'PASS' if naive / ours >= 5 and wrong == 0 else 'BELOW'})")
+        f"{name} {wrong}/{len(targets)} wrong, median {seconds * 1e3:.0f} ms, mean {mean * 1e3:.0f} ms"
+        for name, (seconds, wrong, mean) in results.items()))
+    (_, wrong, ours), (_, _, naive) = results["sonobridge"], results["naive PyAV"]
+    print(f"  ours {naive / ours:.1f}x naive by the mean (the first read back decodes the previous GOP once; "
+          f"target >= 5x, 0 wrong: {'PASS' if naive / ours >= 5 and wrong == 0 else 'BELOW'})")
 
 
 def write_telemed_sidecar(frames: np.ndarray, path: Path) -> None:
@@ -200,7 +201,8 @@ def gop_table(frames: np.ndarray, folder: Path) -> None:
                 "+ closed GOP": "lossless=1:open-gop=0:log-level=error",
                 "+ no B-frames": "lossless=1:bframes=0:log-level=error",
                 "+ keyint 30 closed": "lossless=1:keyint=30:open-gop=0:log-level=error",
-                "keyint 30, closed, no B-frames (previous)": "lossless=1:keyint=30:open-gop=0:bframes=0:log-level=error",
+                "keyint 30, closed, no B-frames (previous)":
+                    "lossless=1:keyint=30:open-gop=0:bframes=0:log-level=error",
                 "ours: keyint 2, closed, no B-frames": "lossless=1:keyint=2:open-gop=0:bframes=0:log-level=error",
                 "keyint 1 (all-intra)": "lossless=1:keyint=1:open-gop=0:bframes=0:log-level=error"}
     sizes = {}

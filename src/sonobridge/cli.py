@@ -807,7 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
     video.add_argument("--out-dir", help="output folder (default: beside each input)")
     video.add_argument("--crf", type=float, help="lossy quality (default: lossless)")
-    video.add_argument("--keyint", type=int, default=2, help="frames between keyframes (default 2: a random frame costs <= 2 decodes)")
+    video.add_argument("--keyint", type=int, default=2,
+                       help="frames between keyframes (default 2: a random frame costs <= 2 decodes)")
     video.add_argument("--fps", type=_positive_float, help="frame rate (default: the recording's mean rate)")
     video.add_argument("--flip", action="store_true", help="mirror left/right")
     video.add_argument("--overwrite", action="store_true", help="re-encode existing outputs")

@@ -21,7 +21,8 @@ hand-edited or damaged sidecar can never select a wrong frame.
 Every frame a decoding run confirms is kept in a small least-recently-used cache bounded in bytes
 (``cache_mb``, default 256 MB: one GOP of x265's default keyint 250 at 600 x 500 is 75 MB), so
 backward and nearby reads on long-GOP files (each would otherwise decode again from a keyframe)
-cost a copy. Our own videos are all-intra by default (:mod:`.writer`): one decode per random frame.
+cost a copy. Our own videos have a keyframe every 2 frames by default (:mod:`.writer`): at most 2
+decodes per random frame, and a run of 2 frames still lets an unconfirmed sidecar be checked.
 ``decoded_frames`` counts the frames the decoder has produced.
 """
 from __future__ import annotations
