@@ -90,3 +90,20 @@ def test_every_module_has_a_test_that_imports_it():
     used = _names_tests_use()
     untested = [name for name in _module_names() if name not in used]
     assert not untested, "modules no test imports directly:\n" + "\n".join(untested)
+
+
+def test_nothing_inside_the_package_imports_the_root_package():
+    """The root ``sonobridge`` offers lazy names (VideoReader, export_video) that load formats:
+    importing it from inside would pass the layer contracts while reaching a format around them."""
+    offenders = []
+    for module in SOURCE.rglob("*.py"):
+        if module == SOURCE / "__init__.py":
+            continue
+        depth = len(module.relative_to(SOURCE).parts)          # 1: a module directly in sonobridge/
+        for node in ast.walk(ast.parse(module.read_text())):
+            root = (isinstance(node, ast.ImportFrom) and node.module is None and node.level == depth) or \
+                (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "sonobridge") or \
+                (isinstance(node, ast.Import) and any(a.name == "sonobridge" for a in node.names))
+            if root:
+                offenders.append(f"{module.relative_to(SOURCE)}:{node.lineno}")
+    assert not offenders, "\n".join(offenders)

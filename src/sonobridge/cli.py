@@ -524,15 +524,12 @@ def cmd_sr(args: argparse.Namespace) -> int:
 
 def _label_array(path: Path):
     """The per-frame labels of MASK: a .npy array, a NIfTI volume or a label video (one grey
-    frame per source frame, read with :class:`sonobridge.VideoReader`)."""
+    frame per source frame, read by the format that reads its suffix as frames)."""
     from .dicom import seg
+    from .formats.registry import frames_reader_for
 
-    if path.suffix.lower() in (".mp4", ".mkv", ".mov", ".avi"):
-        from . import VideoReader
-
-        reader = VideoReader(path)
-        return reader[0:len(reader)]
-    return seg.load_labelmap(path)
+    video = frames_reader_for(path)
+    return video.read_frames(path) if video is not None else seg.load_labelmap(path)
 
 
 def cmd_seg(args: argparse.Namespace) -> int:

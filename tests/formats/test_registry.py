@@ -16,6 +16,7 @@ from synth import write_capture
 from sonobridge.errors import UnsupportedInputError
 from sonobridge.util.naming import unique_stems
 from sonobridge.formats import find_recordings, get_format, specs, stage_spec, writer_for
+from sonobridge.formats.registry import frames_reader_for
 
 PYDICOM = SHARED / "data" / "dicom" / "wheels" / "pydicom"
 ZEA = SHARED / "data" / "zea"
@@ -90,7 +91,7 @@ def test_output_done_hooks(tmp_path):
     assert video.output_done(tmp_path / "v.mp4", None) is False
 
 
-def test_unpack_and_thumbnail_hooks(tmp_path, clarius_data):
+def test_unpack_and_read_frames_hooks(tmp_path, clarius_data):
     (clarius,) = [spec for spec in specs() if spec.unpack]
     results = clarius.unpack(clarius_data / "lzop/carotid_doppler_lzop5F.tar", tmp_path / "out")
     assert results and set(results.values()) == {"built"}
@@ -98,5 +99,5 @@ def test_unpack_and_thumbnail_hooks(tmp_path, clarius_data):
     from sonobridge.formats import open_recording
 
     (video,) = export_video(open_recording(PYDICOM / "SC_rgb_rle_2frame.dcm"), tmp_path, stem="v", progress=False)
-    frame = writer_for(video).thumbnail(video)
+    frame = frames_reader_for(video).read_frames(video, 0, 1)[0]
     assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim in (2, 3)

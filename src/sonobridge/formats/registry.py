@@ -91,6 +91,15 @@ def writer_for(path: str | os.PathLike) -> FormatSpec | None:
     return None
 
 
+def frames_reader_for(path: str | os.PathLike) -> FormatSpec | None:
+    """The format that reads ``path`` as a plain frame array (videos), by its suffix; None if none."""
+    name = Path(path).name.lower()
+    for spec in specs():
+        if spec.read_frames is not None and any(name.endswith(s) for s in spec.suffixes):
+            return spec
+    return None
+
+
 def _titles() -> str:
     return ", ".join(spec.title for spec in specs() if spec.claim is not None)
 

@@ -116,9 +116,9 @@ class FormatSpec:
     unpack : callable, optional
         ``unpack(path, out_dir, overwrite=False) -> {output path: Outcome}``: the files of its
         recordings at ``path`` written out as plain files (``sonobridge unpack``).
-    thumbnail : callable, optional
-        ``thumbnail(path) -> ndarray``: the first frame of a written file, ``(rows, cols)`` or
-        ``(rows, cols, 3)`` uint8 (run report pictures).
+    read_frames : callable, optional
+        ``read_frames(path, start=0, stop=None) -> ndarray``: frames ``start:stop`` of a file of this
+        format as an array ``(n, rows, cols[, 3])`` (run report pictures, label videos for ``seg``).
     frame_tolerance : int
         Frames a stream may lack against its declared count and still be complete.
     qc : callable, optional
@@ -148,7 +148,7 @@ class FormatSpec:
     output_done: Callable[[Path, str | None], bool] | None = None
     validate: Callable[[str | os.PathLike], Any] | None = None
     unpack: Callable[..., dict[str, Any]] | None = None
-    thumbnail: Callable[[str | os.PathLike], Any] | None = None
+    read_frames: Callable[..., Any] | None = None
     frame_tolerance: int = 0
     qc: Callable[[str], dict[str, Any]] | None = None
     manufacturer: str = ""

@@ -43,10 +43,9 @@ def _thumbnail(video: str) -> str:
     try:
         from PIL import Image
 
-        from ..formats.registry import writer_for
+        from ..formats.registry import frames_reader_for
 
-        spec = writer_for(video)
-        image = Image.fromarray(spec.thumbnail(video))
+        image = Image.fromarray(frames_reader_for(video).read_frames(video, 0, 1)[0])
         image.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")

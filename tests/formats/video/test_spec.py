@@ -22,7 +22,8 @@ def test_a_written_video_is_complete_and_its_thumbnail_is_the_first_frame(tmp_pa
     (path, outcome), = status.items()
     assert outcome == "built" and Path(path).suffix == spec.write_suffix
     assert spec.output_done(Path(path)) is True
-    assert np.array_equal(spec.thumbnail(path), frames[0])
+    assert np.array_equal(spec.read_frames(path, 0, 1)[0], frames[0])
+    assert np.array_equal(spec.read_frames(path), frames)
 
 
 def test_a_damaged_index_means_the_video_is_not_complete(tmp_path):

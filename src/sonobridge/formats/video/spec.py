@@ -23,20 +23,20 @@ def _complete(path: Path, digest: str | None = None) -> bool:
     return complete_index(path, digest) is not None
 
 
-def _first_frame(path: str | os.PathLike):
-    """The first frame of the video at ``path``: ``(rows, cols)`` or ``(rows, cols, 3)`` uint8."""
+def _read_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None):
+    """Frames ``start:stop`` of the video at ``path``: uint8 ``(n, rows, cols[, 3])``."""
     import numpy as np
 
     from .reader import VideoReader
 
     with VideoReader(path) as reader:
-        return np.asarray(reader[0])
+        return np.asarray(reader[start:len(reader) if stop is None else stop])
 
 
 SPECS = (
-    FormatSpec(name="video", title="lossless video with frame index", suffixes=(".mp4",), write=_write,
+    FormatSpec(name="video", title="lossless video with frame index", suffixes=(".mp4", ".mkv", ".mov", ".avi"), write=_write,
                writes_folder=True, write_suffix=".mp4", stage="video", order=200, output_done=_complete,
-               thumbnail=_first_frame,
+               read_frames=_read_frames,
                preload=("av", "sonobridge.formats.video.reader", "sonobridge.formats.video.index",
                         "sonobridge.formats.video.writer")),
 )
