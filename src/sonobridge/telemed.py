@@ -538,10 +538,10 @@ def _audit(source: str | os.PathLike | Iterable, recursive: bool, progress: bool
     """``{sidecar: one(sidecar)}`` over the sidecars at ``source`` (a ``.tvd.h5``, a ``.tvd`` with
     its sidecar, a folder walked for ``*.tvd.h5``, or an iterable of these), each logged as
     ``line(sidecar, result)`` when ``progress`` (with a progress bar)."""
-    from tqdm.auto import tqdm
+    from .util.progress import progress_bar
 
     results = {}
-    for path in tqdm(_sidecars(source, recursive, "*.tvd.h5"), unit="file", disable=not progress, leave=False):
+    for path in progress_bar(_sidecars(source, recursive, "*.tvd.h5"), progress=progress, unit="file", leave=False):
         results[str(path)] = one(path)
         if progress:
             _log.info(line(path, results[str(path)]))

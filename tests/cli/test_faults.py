@@ -195,7 +195,7 @@ def test_same_named_recordings_get_distinct_outputs(tmp_path, clarius_data):
     result = run("convert", source, "--out-dir", out, "--no-scan-convert", "-q")
     assert result.returncode == 0, result.stderr
     written = files_in(out)
-    assert len(written) == 2 and all(name.startswith("pkg.tar-carotid-") for name in written)
+    assert len(written) == 2 and all(name.startswith("pkg-carotid-") for name in written)
 
 
 # ---------------------------------------------------------------- item: lzop bombs

@@ -59,7 +59,7 @@ def test_captures_in_package_folders_keep_their_stems(tmp_path):
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
     sources = find_recordings(archive)
-    assert sorted(s.stem for s in sources) == ["pkg.tar-p1_cap", "pkg.tar-p2_cap"]     # as before issue 14
+    assert sorted(s.stem for s in sources) == ["pkg-p1_cap", "pkg-p2_cap"]     # the package suffix is not kept
     assert {s.root for s in sources} == {archive}
     assert unique_stems({s.label: s.stem for s in sources}) == {s.label: s.stem for s in sources}
 

@@ -32,14 +32,7 @@ class Status(str, enum.Enum):
 
 class Outcome(str):
     """A :class:`Status` with an optional reason and output path; its text is the report's string
-    (``"<status>"`` or ``"<status>: <reason>"``).
-
-    Parameters
-    ----------
-    text : str
-        A report string such as ``"hit"`` or ``"error: no image stream"``.
-    path : str or os.PathLike, optional
-        The output concerned.
+    (``"<status>"`` or ``"<status>: <reason>"``), built from such a string and the output's path.
     """
 
     status: Status
@@ -47,6 +40,15 @@ class Outcome(str):
     path: str | None
 
     def __new__(cls, text: str, path: str | os.PathLike | None = None) -> Outcome:
+        """Parse ``text``.
+
+        Parameters
+        ----------
+        text : str
+            A report string such as ``"hit"`` or ``"error: no image stream"``.
+        path : str or os.PathLike, optional
+            The output concerned.
+        """
         name, _, reason = str(text).partition(":")
         try:
             status = Status(name.strip())

@@ -41,12 +41,13 @@ def source_root(label: str) -> Path:
 
 
 def stem(label: str) -> str:
-    """``<container>-<capture>`` (a package's sub-folder stays in the capture part, made file-name
-    safe by the caller), else the file name."""
+    """``<container>-<capture>``, the container without its ``.tar`` suffix (a package's sub-folder
+    stays in the capture part, made file-name safe by the caller), else the file name."""
     parts = _split(label)
     if parts is None:
         return Path(label).name
-    return f"{parts[0].name}-{parts[1]}"
+    container = parts[0].name.removesuffix(".tar") if parts[0].is_file() else parts[0].name
+    return f"{container}-{parts[1]}"
 
 
 def source_files(label: str) -> list[Path]:

@@ -428,7 +428,7 @@ def export_h5(source: str | os.PathLike | Iterable[str | os.PathLike], *, recurs
     extraction (default :func:`unstage`: copy the sidecar back, remove the copy). ``cancel_check``
     is polled between files and frames. Returns ``{tvd path: "built" | "hit" | "error: ..."}``.
     """
-    from tqdm.auto import tqdm
+    from ...util.progress import progress_bar
 
     tvds = tvd_sources(source, recursive=recursive, pattern=pattern)
     results: dict[str, str] = {}
@@ -452,7 +452,7 @@ def export_h5(source: str | os.PathLike | Iterable[str | os.PathLike], *, recurs
     finish = postprocess or unstage
     client = client or connect()
     with _full_speed() if keep_full_speed else FullSpeed(False):
-        for number, tvd, target in tqdm(todo, unit="recording", disable=not progress):
+        for number, tvd, target in progress_bar(todo, progress=progress, unit="recording"):
             if cancel_check is not None and cancel_check():
                 break
             use_copy = network(tvd) if copy_to_local is None else bool(copy_to_local)

@@ -151,7 +151,7 @@ def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int
     left/right; ``fps``: override of the mean frame rate; ``anonymise``: the index names the
     stream only (no source path, which may carry identity). A display mapping of non-uint8
     sources (``parameters["display_mapping"]``) is recorded in the index."""
-    from tqdm.auto import tqdm
+    from ...util.progress import progress_bar
 
     if stream.dtype != np.uint8 or len(stream.frame_shape) != 2:
         raise SonobridgeError(stream.label, f"video needs uint8 (height, width) frames, not {stream.dtype} "
@@ -161,8 +161,8 @@ def write_video(stream: Stream, path: str | os.PathLike, *, crop: tuple[int, int
     if not height or not width:
         raise SonobridgeError(stream.label, f"crop {crop} leaves no pixels of {stream.frame_shape}")
     rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else stream_fps(stream)
-    frames = tqdm(_frames(stream, crop, flip), total=stream.n_frames, unit="frame", desc=Path(path).name,
-                  disable=not progress, leave=False)
+    frames = progress_bar(_frames(stream, crop, flip), progress=progress, total=stream.n_frames, unit="frame",
+                          desc=Path(path).name, leave=False)
     with atomic_path(path) as temporary:
         index = encode_frames(frames, temporary, width, height, rate, settings, cancel_check)
     times = stream.timestamps_s

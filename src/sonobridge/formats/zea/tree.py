@@ -165,7 +165,7 @@ class _TreeWriter:
 
     def copy_frames(self, dataset, value: Any, db_image: bool) -> None:
         """Copy ``value`` block by block; whole-frame chunks are compressed in parallel."""
-        from tqdm.auto import tqdm
+        from ...util.progress import progress_bar
 
         frame_bytes = max(1, int(np.prod(dataset.shape[1:])) * dataset.dtype.itemsize)
         step = max(1, BLOCK_BYTES // frame_bytes)
@@ -173,8 +173,8 @@ class _TreeWriter:
         whole_frames = dataset.chunks == (1, *dataset.shape[1:])
         encode = chunk_encoder(self.compression, dataset.dtype) if whole_frames else None
         origin = (0,) * (dataset.ndim - 1)
-        with tqdm(total=n, unit="frame", desc=dataset.name, disable=not self.progress or n < 2 * step,
-                  leave=False) as bar:
+        with progress_bar(progress=self.progress and n >= 2 * step, total=n, unit="frame", desc=dataset.name,
+                          leave=False) as bar:
             for start in range(0, n, step):
                 block = self.checked(np.asarray(value[start:start + step], dataset.dtype), db_image, dataset.name)
                 expected = (min(step, n - start), *dataset.shape[1:])
