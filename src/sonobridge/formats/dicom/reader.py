@@ -5,7 +5,8 @@ file-like object). One stream ``image`` ``(n_frames, rows, columns[, 3])``: grey
 (:mod:`sonobridge.dicom.pixels`; PALETTE COLOR with its palette applied, as 8-bit RGB), timed by the frame
 times (seconds), on a :class:`PixelGrid` in metres when the file carries a 2D ultrasound region
 calibrated in length units (else PixelSpacing), with the regions, the geometry sidecar and the
-header (every non-pixel element, as DICOM JSON) kept.
+header (every non-pixel element, as DICOM JSON) kept. A waveform the image carries (an echo cine's
+ECG) becomes a :class:`Signal` (``ecg``) on the frames' clock.
 
 Any header pydicom can parse opens: elements that cannot be kept as DICOM JSON (stray item or
 delimiter tags at the top level, unknown VRs, values pydicom cannot convert) are left out of the
@@ -24,7 +25,7 @@ import numpy as np
 
 from ...core.frames import LazyFrames
 from ...core.geometry import PixelGrid
-from ...core.recording import Provenance, Recording, SampleKind, Stream
+from ...core.recording import Provenance, Recording, SampleKind, Signal, Stream
 from ...dicom.io import damaged_content, open_dataset
 from ...dicom.pixels import PixelLayout, decode_dataset
 from ...dicom.ultrasound import floats, frame_times_s, geometry_meta, text, tissue_region
@@ -108,6 +109,42 @@ def _name(ds, label: str, source: Any) -> str:
     return text(ds, "SOPInstanceUID") or FORMAT
 
 
+def _waveform_signals(ds, label: str, provenance: Provenance) -> dict[str, Signal]:
+    """The waveforms an image carries (an echo cine's ECG): one :class:`Signal` per multiplex group,
+    ``ecg`` for an ECG (:func:`sonobridge.dicom.waveforms.is_ecg`), else ``waveform``; channels in
+    their physical units, timed in seconds on the frames' clock (frame 0 = 0): Multiplex Group Time
+    Offset minus the Frame Delay, both counted from the instance's reference time. A waveform that
+    cannot be decoded is left out with a warning."""
+    import re
+
+    from ...dicom.waveforms import is_ecg, read_waveform
+
+    if "WaveformSequence" not in ds:
+        return {}
+    try:
+        groups = read_waveform(ds)["groups"]
+    except FormatError as error:
+        warnings.warn(f"{label}: its waveform cannot be read and is left out ({error.problem})", stacklevel=3)
+        return {}
+    delay_s = (floats(ds, "FrameDelay") or [0.0])[0] / 1e3
+    signals: dict[str, Signal] = {}
+    for index, group in enumerate(groups):
+        name = "ecg" if is_ecg(group) else "waveform"
+        name = name if name not in signals else f"{name}_{index + 1}"
+        channels: dict[str, np.ndarray] = {}
+        units: dict[str, str] = {}
+        for number, channel in enumerate(group["channels"]):
+            key = re.sub(r"\W+", "_", channel["label"]).strip("_").lower() or f"channel_{number + 1}"
+            key = key if key not in channels else f"{key}_{number + 1}"
+            channels[key], units[key] = group["signals"][:, number], channel["units"]
+        clock = group["time_offset_s"] - delay_s + np.arange(group["num_samples"]) / group["sampling_frequency"]
+        metadata = {"sampling_frequency_hz": group["sampling_frequency"], "multiplex_group": index,
+                    "label": group["label"], "sources": [c["source"] for c in group["channels"]]}
+        signals[name] = Signal(name=name, channels=channels, clock_source=clock, clock_unit_s=1.0, units=units,
+                               metadata=metadata, provenance=provenance, time_origin=0.0)
+    return signals
+
+
 def read_dicom(path: str | os.PathLike | Any) -> Recording:
     """Read one DICOM image (the pixel data stays undecoded until frames are read).
 
@@ -150,4 +187,4 @@ def read_dicom(path: str | os.PathLike | Any) -> Recording:
                                 "pixel_spacing_m": meta["pixel_spacing_m"]},
                     metadata=_header(ds, label), provenance=provenance, time_origin=0.0 if times is not None else None)
     return Recording(name=_name(ds, label, path), streams={"image": stream}, start_time=_start_time(ds),
-                     provenance=provenance)
+                     provenance=provenance, signals=_waveform_signals(ds, label, provenance))

@@ -5,7 +5,7 @@ zea product :mod:`~sonobridge.formats.zea.products` assigns (bit-exact), with pe
 coordinates in metres when the geometry is known, per-frame timestamps (seconds from the first
 frame, ``start_time_offset`` from the recording's time origin) and, for envelope streams with a
 known probe, the scan-converted B-mode image as a second product ``image_sc``. The probe goes to
-``probe/``, signals (e.g. IMU) to ``metadata/<signal>_<channel>``.
+``probe/``, signals (e.g. IMU) to ``metadata/<signal>_<channel>`` (an ECG to zea's ``metadata/ecg``).
 
 What zea has no field for (exact clocks, vendor metadata such as the Clarius yml, per-frame TGC,
 parameters with units, geometry, provenance, timing-only streams) is kept in
@@ -147,15 +147,18 @@ def _probe(recording: Recording) -> dict[str, Any] | None:
 
 
 def _signal_metadata(signal: Signal) -> dict[str, Any]:
-    """zea signals ``<signal>_<channel>`` (samples float32, bool as uint8), when timed."""
+    """zea signals ``<signal>_<channel>`` (samples float32, bool as uint8), when timed. A signal named
+    ``ecg`` fills zea's ``ecg`` field (a 1-D signal) with its first channel; its other channels
+    (further leads) are ``ecg_<channel>``."""
     timing = _timing(signal.timestamps_s, signal.name)
     if not timing:
         return {}
     out = {}
-    for channel, values in signal.channels.items():
+    for index, (channel, values) in enumerate(signal.channels.items()):
         values = np.asarray(values)
         samples = values.astype(np.uint8) if values.dtype == bool else values.astype(np.float32)
-        out[f"{signal.name}_{channel}"] = {"samples": samples, **timing}
+        key = "ecg" if signal.name == "ecg" and index == 0 and samples.ndim == 1 else f"{signal.name}_{channel}"
+        out[key] = {"samples": samples, **timing}
     return out
 
 
