@@ -8,9 +8,6 @@ level), ``name ¶`` (or ``name`` / ``dataclass`` / ``¶`` on separate lines) doc
 ``name(`` ... ``)`` block right after it is its parameter list. A lower-case name documented after
 a class is looked up on that class when the module does not define it (FileSet.find, Volume.to_nifti).
 The core section also lists the data model of "The rest of the DICOM API" (types and submodules).
-
-Sections in :data:`PENDING_SECTIONS` report their missing or different names as expected failures
-(xfail) while their parts are being written; the others fail.
 """
 from __future__ import annotations
 
@@ -36,9 +33,6 @@ def _sections() -> dict[str, str]:
 
 #: reference module -> our module
 SECTIONS = _sections()
-#: sections whose gaps are expected failures for now: the networking (issue 16) and specialist
-#: (issue 21) families; a section leaves this set when it is written
-PENDING_SECTIONS: set[str] = {"radiomics", "wsi", "fhir", "hl7", "mcp"}
 DECORATIONS = {"dataclass", "property", "classmethod", "staticmethod", "abstractmethod"}
 
 
@@ -220,8 +214,5 @@ def test_the_reference_is_parsed():
 @pytest.mark.parametrize("entry", DOCUMENTED, ids=lambda d: f"{d.id}")
 def test_documented_name_exists_with_its_signature(entry: Documented):
     problem = _problem(entry)
-    if problem is None:
-        return
-    if entry.section in PENDING_SECTIONS:
-        pytest.xfail(problem)
-    pytest.fail(problem)
+    if problem is not None:
+        pytest.fail(problem)
