@@ -1,10 +1,6 @@
 """FHIR R4 bridge (``pydcm.fhir``): a DICOM instance as a FHIR R4 ``ImagingStudy`` resource with a
 contained ``Patient``, the imaging <-> EHR seam.
 
->>> study = imaging_study("cine.dcm")                            # doctest: +SKIP
->>> study["resourceType"], study["subject"]["reference"]          # doctest: +SKIP
-('ImagingStudy', '#patient-3f0c...')
-
 The result is a plain ``dict`` in FHIR's JSON form (what a FHIR server accepts as the body of a
 ``POST [base]/ImagingStudy``); no FHIR library is needed to build it. The mapping follows the
 DICOM <-> FHIR correspondences of the R4 ImagingStudy resource: StudyInstanceUID as an
@@ -16,6 +12,12 @@ the contained Patient. :func:`validate` checks a resource against FHIR's data mo
 are R4's). Empty DICOM values are left out (FHIR has no empty values). Study date and
 time become ``started``: with the time only when the file records its offset from UTC (a FHIR
 dateTime with a time needs a time zone), else the date alone.
+
+Examples
+--------
+>>> study = imaging_study("cine.dcm")                            # doctest: +SKIP
+>>> study["resourceType"], study["subject"]["reference"]          # doctest: +SKIP
+('ImagingStudy', '#patient-3f0c...')
 """
 from __future__ import annotations
 

@@ -19,6 +19,8 @@ run time as a *tool provider*: every entry point of the group :data:`PROVIDER_GR
 callable) is loaded by :func:`load_providers` before serving, which is how other packages add tools
 too. The server runs on the official ``mcp`` SDK (``pip install 'sonobridge[mcp]'``).
 
+Examples
+--------
 >>> @tool
 ... def echo(text: str) -> str:
 ...     '''Say ``text`` back.'''

@@ -18,6 +18,8 @@ to the libraries made for it (neurokit2, MNE): this module gives them arrays.
 Physical value of a stored sample ``s`` of a channel (as pydicom computes it):
 ``s * ChannelSensitivity * ChannelSensitivityCorrectionFactor + ChannelBaseline``.
 
+Examples
+--------
 >>> import numpy as np
 >>> t = np.arange(500) / 500.0
 >>> uid = write_waveform("ecg.dcm", np.sin(2 * np.pi * t)[:, None], sampling_frequency=500,
