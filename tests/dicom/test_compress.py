@@ -46,7 +46,8 @@ def cines(tmp_path_factory) -> dict[bool, tuple[Path, np.ndarray]]:
     made = {}
     for rgb in (False, True):
         frames = _frames(rgb)
-        made[rgb] = export_dicom(image_stream(frames), folder / f"{'rgb' if rgb else 'grey'}.dcm"), frames
+        made[rgb] = export_dicom(image_stream(frames), folder / f"{'rgb' if rgb else 'grey'}.dcm",
+                                 compression="none"), frames
     return made
 
 

@@ -27,7 +27,7 @@ def test_writers_by_output_name_and_stage():
     assert writer_for("x.dcm").name == "dicom" and writer_for("x.dicom").name == "dicom"
     assert writer_for("x.mp4").writes_folder and writer_for("x.tvd") is None
     assert [stage_spec(stage).name for stage in ("ingest", "dicom", "video")] == ["zea", "dicom", "video"]
-    assert {spec.write_suffix for spec in specs() if spec.write} == {".hdf5", ".dcm", ".mp4"}
+    assert {spec.write_suffix for spec in specs() if spec.write} == {".hdf5", ".dcm", ".mp4", ".tif"}
     with pytest.raises(UnsupportedInputError, match="unknown format 'nope'"):
         get_format("nope")
 

@@ -32,6 +32,44 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+#: SI unit -> [(lower bound, display unit, factor)], first match wins: how people read quantities
+DISPLAY_UNITS: dict[str, list[tuple[float, str, float]]] = {
+    "Hz": [(1e6, "MHz", 1e-6), (1e3, "kHz", 1e-3), (0.0, "Hz", 1.0)],
+    "m": [(1.0, "m", 1.0), (0.0, "mm", 1e3)],
+    "s": [(1.0, "s", 1.0), (0.0, "ms", 1e3)],
+    "rad": [(0.0, "deg", 180 / np.pi)],
+}
+
+
+def human_quantity(value: float, unit: str) -> str:
+    """``value`` in SI ``unit`` as people read it: frequencies in MHz/kHz/Hz, lengths in mm,
+    times below a second in ms, angles in degrees (4 significant digits).
+
+    Examples
+    --------
+    >>> human_quantity(1e7, "Hz"), human_quantity(18.0, "Hz"), human_quantity(0.015, "m")
+    ('10 MHz', '18 Hz', '15 mm')
+    >>> human_quantity(0.0025, "s"), human_quantity(0.2617994, "rad"), human_quantity(3.0, "B")
+    ('2.5 ms', '15 deg', '3 B')
+    """
+    for lower, shown, factor in DISPLAY_UNITS.get(unit, []):
+        if abs(value) >= lower:
+            return f"{value * factor:.4g} {shown}"
+    return f"{value:.4g} {unit}".rstrip()
+
+
+def nominal_frame_rate_hz(stream: Stream) -> float | None:
+    """The stream's frame rate: the mean of its frame times, else its stated ``frame_rate``
+    parameter (e.g. 18 Hz from a Clarius yml for a one-frame capture); None when neither is known."""
+    rate = stream.mean_frame_rate_hz
+    if rate:
+        return rate
+    stated = stream.parameters.get("frame_rate")
+    if isinstance(stated, Quantity) and stated.unit == "Hz" and stated.value > 0:
+        return float(stated.value)
+    return None
+
+
 def describe_stream(stream: Stream) -> dict[str, Any]:
     times = stream.timestamps_s
     info: dict[str, Any] = {

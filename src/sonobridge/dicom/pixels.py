@@ -396,7 +396,8 @@ def encode_frames(frames: np.ndarray, compression: str = "none") -> tuple[bytes,
         return encapsulate([bytes(e) for e in encoded]), photometric
     codecs = _require_codecs()
     if compression == "jpeg-ls":
-        encoded = [codecs.jpegls_encode(frame) for frame in frames]
+        # room for incompressible frames (noise grows a little under JPEG-LS; CharLS's default buffer is too small)
+        encoded = [codecs.jpegls_encode(frame, out=2 * frame.nbytes + 4096) for frame in frames]
     elif compression == "jpeg-xl":       # lossless: the codestream holds the RGB samples as given
         encoded = [codecs.jpegxl_encode(frame, lossless=True, usecontainer=False) for frame in frames]
     else:

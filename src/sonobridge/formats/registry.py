@@ -32,6 +32,7 @@ BUILTIN = (
     "sonobridge.formats.dicom.spec",
     "sonobridge.formats.clarius.spec",
     "sonobridge.formats.video.spec",
+    "sonobridge.formats.tiff.spec",
 )
 
 _specs: dict[str, FormatSpec] = {}
@@ -89,6 +90,13 @@ def writer_for(path: str | os.PathLike) -> FormatSpec | None:
         if spec.write is not None and any(name.endswith(s) for s in (spec.write_suffix, *spec.suffixes) if s):
             return spec
     return None
+
+
+def not_applicable(label: str, format_name: str) -> str | None:
+    """Why the recording ``label`` of format ``format_name`` is nothing the pipeline processes
+    (its format's :attr:`FormatSpec.not_applicable`, e.g. a DICOM SR), None when it is."""
+    check = get_format(format_name).not_applicable
+    return check(label) if check is not None else None
 
 
 def frames_reader_for(path: str | os.PathLike) -> FormatSpec | None:

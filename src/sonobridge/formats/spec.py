@@ -131,6 +131,10 @@ class FormatSpec:
         ``read_object(obj, **options) -> Recording | None``: the recording held by an object in
         memory (a parsed dataset, bytes, a binary file-like object) when it is this format's, else
         None (:func:`~sonobridge.formats.registry.open_recording` asks each format in claim order).
+    not_applicable : callable, optional
+        ``not_applicable(label) -> str | None``: why the recording labelled ``label`` is nothing
+        the pipeline processes (e.g. a DICOM structured report or CT series in an ultrasound
+        cohort: status ``not_applicable``, not an error), None when it is; cheap (headers only).
     """
 
     name: str
@@ -154,6 +158,7 @@ class FormatSpec:
     manufacturer: str = ""
     preload: tuple[str, ...] = ()
     read_object: Callable[..., Any] | None = None
+    not_applicable: Callable[[str], str | None] | None = None
 
     def stem_of(self, label: str) -> str:
         """The output stem of a recording labelled ``label`` (not yet made file-name safe)."""

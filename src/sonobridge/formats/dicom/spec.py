@@ -52,6 +52,38 @@ def _write(recording, path: str | os.PathLike, *, patient_name: str | None = Non
                         **{key: value for key, value in options.items() if key in known})
 
 
+#: modalities of what sonobridge processes: ultrasound, and secondary captures (OT, XC; e.g. of an
+#: ultrasound screen) or objects that name none
+PROCESSED_MODALITIES = {"US", "IVUS", "OT", "XC", ""}
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def _not_applicable(label: str) -> str | None:
+    """Why the DICOM object ``label`` is no ultrasound image (a report, RT object, CT/MR ...):
+    from its header; None when it is one, or when the header cannot be read (the reader then
+    reports the problem)."""
+    import warnings
+
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():         # the reader warns about the file's faults, once
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(label, defer_size=256, specific_tags=["Modality", "SOPClassUID", *PIXEL_KEYWORDS])
+    except Exception:  # noqa: BLE001 - unreadable: the reader's error says why
+        return None
+    sop = ds.get("SOPClassUID")
+    if not sop:                                 # no SOP class: not a sound header, the reader says why
+        return None
+    modality = str(ds.get("Modality", "") or "").strip().upper()
+    what = getattr(sop, "name", "") or str(sop)
+    if not any(keyword in ds for keyword in PIXEL_KEYWORDS):
+        return f"no image: {what}" + (f" (modality {modality})" if modality else "")
+    if modality not in PROCESSED_MODALITIES:
+        return f"not ultrasound: modality {modality} ({what})"
+    return None
+
+
 def _decodes(path: Path, digest: str | None = None) -> bool:
     """A written DICOM file is intact when its first frame decodes (raises when it does not)."""
     from ...dicom.pixels import decode
@@ -63,6 +95,7 @@ def _decodes(path: Path, digest: str | None = None) -> bool:
 SPECS = (
     FormatSpec(name="dicom", title="DICOM", suffixes=SUFFIXES, claim=_claim, order=30, write=_write,
                write_suffix=".dcm", stage="dicom", output_done=_decodes, read_object=_read_object,
+               not_applicable=_not_applicable,
                preload=("pydicom", "pydicom.dataset", "pydicom.errors", "pydicom.uid", "pydicom.encaps",
                         "pydicom.sequence", "pydicom.jsonrep", "pydicom.filereader", "pydicom.pixels",
                         "pydicom.pixels.encoders", "imagecodecs", "sonobridge.formats.dicom.reader",

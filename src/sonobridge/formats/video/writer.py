@@ -129,8 +129,11 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike, width: 
 
 # ---------------------------------------------------------------- streams to videos
 def stream_fps(stream: Stream) -> Fraction:
-    """The stream's mean frame rate as a Fraction (30 fps when unknown, e.g. one frame)."""
-    rate = stream.mean_frame_rate_hz
+    """The stream's frame rate as a Fraction: its mean rate, else its stated rate (a one-frame
+    capture's yml), else 30 fps."""
+    from ...core.describe import nominal_frame_rate_hz
+
+    rate = nominal_frame_rate_hz(stream)
     return Fraction(rate).limit_denominator(1001 * 1000) if rate else DEFAULT_FPS
 
 

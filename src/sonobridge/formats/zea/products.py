@@ -13,7 +13,13 @@ IQ                        ``beamformed_data``    float32 ``(n, n_samples, n_line
 PW Doppler IQ             ``pw_iq`` (custom)     int16/float32 ``(n, n_samples, n_lines, 2)``
 B-mode / grey image       ``image``              uint8 (or float32 dB) ``(n, n_z, n_x)``
 RGB image                 ``image_rgb`` (custom) uint8 ``(n, n_z, n_x, 3)`` R, G, B
+16-bit grey image         ``image_16bit``        int16, or float32 for uint16, ``(n, n_z, n_x)``
+                          (custom)
 ========================  =====================  ==========================================
+
+zea's ``image`` holds uint8 or float32 (dB) only; a custom map may be uint8, float32, int16 or
+complex64, so 16-bit images (CT/MR-like intensities, 16-bit secondary captures) go to a custom
+map: int16 as it is, uint16 as float32 (exact: every uint16 is a float32), read back as uint16.
 
 Conversions are exact: int16 and uint8/uint16 samples are representable in float32, and reading
 back casts to the stream's own dtype. Samples that float32 cannot hold exactly are refused.
@@ -29,6 +35,7 @@ from .schema import CUSTOM_MAP_DTYPES
 
 LINE_KINDS = {SampleKind.ENVELOPE, SampleKind.AMPLITUDE, SampleKind.RF, SampleKind.IQ, SampleKind.PW_IQ}
 CUSTOM_DTYPES = {np.dtype(t) for t in CUSTOM_MAP_DTYPES}
+WORD_DTYPES = (np.dtype(np.uint16), np.dtype(np.int16))
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,8 @@ def layout_for(kind: SampleKind, frame_shape: tuple[int, ...], dtype: np.dtype, 
         return Layout("beamformed_data", "float32", transposed=True, labels=iq)
     if kind is SampleKind.PW_IQ and dtype in CUSTOM_DTYPES:
         return Layout("pw_iq", dtype.name, transposed=True, labels=iq)
+    if kind in (SampleKind.BMODE, SampleKind.IMAGE) and len(frame_shape) == 2 and dtype in WORD_DTYPES:
+        return Layout("image_16bit", "int16" if dtype == np.int16 else "float32")
     if kind in (SampleKind.BMODE, SampleKind.IMAGE) and dtype in (np.uint8, np.float32):
         if len(frame_shape) == 2:
             return Layout("image", dtype.name)
