@@ -5,12 +5,20 @@ JSON-ready data (streams, timing, geometry, TGC, IMU; never a source path) and w
 mid-frame image ``<stem>_mid.png``; :func:`html_report` renders the run's document as one
 self-contained HTML page from the package's Jinja2 template, plots drawn by matplotlib and
 inlined as SVG, images as data URIs: a summary, then each recording, failures first.
+
+Plots are drawn once: :func:`recording_plots` keeps each SVG in ``<out>/.sonobridge-plots/`` under a
+digest of what it shows (and of this module), so the workers draw them in parallel after the stages
+and the page, and every later run of a finished cohort, only reads them back; plots the page no longer
+shows are removed when it is written.
 """
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
+import hashlib
 import io
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -29,10 +37,13 @@ from ..core.outcome import Outcome, Status, outcome
 from ..core.recording import Recording, Signal, Stream
 from ..core.tgc import TgcCurves
 from ..errors import MissingDependencyError, SonobridgeError
+from ..util.atomic import write_bytes_atomic
 from .stages import GAP_FACTOR
 
 log = logging.getLogger(__name__)
 
+#: the folder (inside the run's output folder) keeping drawn plots by digest
+PLOT_CACHE = ".sonobridge-plots"
 #: result keys whose values are outcomes (one, or ``{output: outcome}``); "qc" holds findings
 OUTCOME_KEYS = ("discover", "run", "ingest", "video", "dicom", "push")
 
@@ -136,10 +147,13 @@ def recording_facts(recording: Callable[[], Recording], out_dir: Path, stem: str
         image = mid_frame_image(opened, out_dir / f"{stem}{MID_FRAME_SUFFIX}")
         if image is not None:
             facts["image"] = image
+        facts = jsonable(facts)
+        with contextlib.suppress(MissingDependencyError):   # the page says so, once
+            recording_plots(facts, out_dir, stem)           # drawn here, in the worker, read back by the page
     except Exception as error:  # noqa: BLE001 - the report's facts must never fail a recording
         log.warning("%s: report facts incomplete (%s: %s)", stem, type(error).__name__, error)
         return {"stem": stem}
-    return jsonable(facts)
+    return facts
 
 
 def stream_facts(stream: Stream, origin_s: float = 0.0) -> dict[str, Any]:
@@ -411,13 +425,13 @@ def html_report(document: dict[str, Any], out: Path) -> str:
     """
     try:
         import jinja2
-        import matplotlib.figure  # noqa: F401 - checked here, drawn by the plot helpers
     except ImportError:
-        raise MissingDependencyError(None, "the HTML report needs Jinja2 and matplotlib: "
-                                           "pip install 'sonobridge[report]'") from None
+        raise _missing_report_extra() from None
     status = document["summary"]["status"]
     order = sorted(document["results"], key=lambda label: (status[label] != Status.ERROR.value, label))
-    recordings = [_recording_view(label, status[label], document["results"][label], out) for label in order]
+    used: set[Path] = set()
+    recordings = [_recording_view(label, status[label], document["results"][label], out, used) for label in order]
+    _prune_plots(out, used)
     counts = Counter(status.values())
     durations = [r["duration_s"] for r in recordings if r["duration_s"]]
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
@@ -431,8 +445,8 @@ def html_report(document: dict[str, Any], out: Path) -> str:
         n_frames=sum(s["n_frames"] or 0 for r in recordings for s in r["streams"] if s["has_frames"]))
 
 
-def _recording_view(label: str, state: str, result: dict[str, Any], out: Path) -> dict[str, Any]:
-    """What the template shows of one recording."""
+def _recording_view(label: str, state: str, result: dict[str, Any], out: Path, used: set[Path]) -> dict[str, Any]:
+    """What the template shows of one recording; the plot files it reads are added to ``used``."""
     from markupsafe import Markup
 
     facts = result.get("facts") or {}
@@ -446,12 +460,7 @@ def _recording_view(label: str, state: str, result: dict[str, Any], out: Path) -
                 if done.failed] + ([f"qc: {qc['error']}"] if "error" in qc else [])
     image = facts.get("image")
     picture = out / image["file"] if image else None
-    plots = {"intervals": _plot(label, _intervals_plot, facts.get("streams") or {}),
-             "tgc": [(", ".join(names), svg) for names, tgc in _same_tgc(facts.get("streams") or {})
-                     if (svg := _plot(label, _tgc_plot, tgc)) is not None],
-             "signals": [(name, svg) for name, signal in (facts.get("signals") or {}).items()
-                         if signal.get("channels") and signal.get("time_s")
-                         and (svg := _plot(label, _signal_plot, signal)) is not None]}
+    plots = recording_plots(facts, out, label, used)
     return {"label": label, "status": state, "format": result.get("format"), "problems": problems,
             "stages": [(key, done) for key, done in _stage_outcomes(result)],
             "duration_s": facts.get("duration_s"), "streams": streams, "badges": recording_badges(qc),
@@ -460,13 +469,66 @@ def _recording_view(label: str, state: str, result: dict[str, Any], out: Path) -
             "plots": plots, "gaps": _longest_gaps(facts.get("streams") or {})}
 
 
-def _plot(label: str, draw: Callable[[Any], Any], data: Any) -> Any:
-    """``draw(data)``, or None (logged) when the data cannot be drawn: a plot never stops the report."""
-    try:
-        return draw(data)
-    except Exception as error:  # noqa: BLE001 - e.g. facts of an older report in another shape
-        log.warning("%s: %s not drawn (%s: %s)", label, draw.__name__.strip("_"), type(error).__name__, error)
-        return None
+def recording_plots(facts: dict[str, Any], out: Path, label: str, used: set[Path] | None = None) -> dict[str, Any]:
+    """The plots of one recording's :func:`recording_facts` as inline SVG markup: ``intervals``
+    (or None), ``tgc`` and ``signals`` (``[(names, svg)]``). Each is drawn at most once per
+    content: kept in ``<out>/.sonobridge-plots/<digest>.svg`` and read back from there; the files
+    read are added to ``used``."""
+    streams = facts.get("streams") or {}
+    plot = _PlotCache(out, label, set() if used is None else used)
+    return {"intervals": plot(_intervals_plot, streams),
+            "tgc": [(", ".join(names), svg) for names, tgc in _same_tgc(streams)
+                    if (svg := plot(_tgc_plot, tgc)) is not None],
+            "signals": [(name, svg) for name, signal in (facts.get("signals") or {}).items()
+                        if signal.get("channels") and signal.get("time_s")
+                        and (svg := plot(_signal_plot, signal)) is not None]}
+
+
+class _PlotCache:
+    """``draw(data)`` as SVG markup, from ``<out>/.sonobridge-plots`` when drawn before; None (logged)
+    when the data cannot be drawn: a plot never stops the report."""
+
+    def __init__(self, out: Path, label: str, used: set[Path]) -> None:
+        self.folder, self.label, self.used = out / PLOT_CACHE, label, used
+
+    def __call__(self, draw: Callable[[Any], Any], data: Any) -> Any:
+        from markupsafe import Markup
+
+        path = self.folder / f"{_plot_digest(draw, data)}.svg"
+        self.used.add(path)
+        try:
+            return Markup(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            pass
+        try:
+            svg = draw(data)
+        except MissingDependencyError:
+            raise
+        except Exception as error:  # noqa: BLE001 - e.g. facts of an older report in another shape
+            log.warning("%s: %s not drawn (%s: %s)", self.label, draw.__name__.strip("_"), type(error).__name__, error)
+            return None
+        try:
+            self.folder.mkdir(exist_ok=True)
+            write_bytes_atomic(path, str(svg).encode("utf-8"))
+        except OSError as error:        # a read-only or full output folder: the page still gets the plot
+            log.debug("%s: plot not kept (%s)", self.label, error)
+        return svg
+
+
+def _plot_digest(draw: Callable[[Any], Any], data: Any) -> str:
+    content = json.dumps([draw.__name__, data], sort_keys=True, default=str).encode()
+    return hashlib.sha256(_DRAWING_CODE + content).hexdigest()[:32]
+
+
+#: this module's code: a change in how plots are drawn invalidates every kept plot
+_DRAWING_CODE = hashlib.sha256(Path(__file__).read_bytes()).digest()
+
+
+def _prune_plots(out: Path, used: set[Path]) -> None:
+    """Remove kept plots the page no longer shows (recordings gone or changed)."""
+    for path in (out / PLOT_CACHE).glob("*.svg"):
+        if path not in used:
+            path.unlink(missing_ok=True)
 
 
 def _stage_outcomes(result: dict[str, Any]) -> list[tuple[str, Outcome]]:
@@ -527,8 +589,15 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+def _missing_report_extra() -> MissingDependencyError:
+    return MissingDependencyError(None, "the HTML report needs Jinja2 and matplotlib: pip install 'sonobridge[report]'")
+
+
 def _figure(height_in: float = 2.1, rows: int = 1):
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise _missing_report_extra() from None
 
     figure = Figure(figsize=(5.6, height_in * rows), layout="constrained")
     return figure, figure.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
