@@ -196,7 +196,23 @@ def main() -> int:
     print(f"target ours (best variant, workers=-1) >= {TARGET_RATIO:g}x textbook: "
           f"{ref_best / best_multi:.1f}x {verdict(ref_best / best_multi >= TARGET_RATIO)}")
     print(f"agreement max |diff| <= 1 level: {max_diff} {verdict(max_diff <= 1)}")
+    default_choice(times, stream_chunk)
     return 0
+
+
+def default_choice(times: dict, stream_chunk: int) -> None:
+    """The default of ``bmode(workers=)``, by measurement: -1 (all cores for the FFT) only if its
+    median is at least 10% faster than 1 on this machine."""
+    one = times[f"bmode(stream) [chunk {stream_chunk}], workers  1"]
+    every = times[f"bmode(stream) [chunk {stream_chunk}], workers -1"]
+    median_one, median_every = statistics.median(one[0]), statistics.median(every[0])
+    cpu_one, cpu_every = statistics.median(one[1]), statistics.median(every[1])
+    gain = median_one / median_every
+    choice = -1 if gain >= 1.10 else 1
+    print(f"bmode(stream) median wall: workers=1 {median_one:.3f} s (cpu {cpu_one:.2f} s), workers=-1 "
+          f"{median_every:.3f} s (cpu {cpu_every:.2f} s): workers=-1 is {gain:.2f}x; default by measurement: "
+          f"workers={choice} (the library default is 1: "
+          f"{'PASS' if choice == 1 else 'BELOW: -1 measured faster here'})")
 
 
 if __name__ == "__main__":

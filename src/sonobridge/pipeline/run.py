@@ -27,12 +27,13 @@ from typing import Any
 from ..core.anonymise import key_scope, output_key, pseudonym
 from ..core.options import ReadOptions
 from ..core.outcome import Outcome, Status, outcome
-from ..errors import SonobridgeError
+from ..errors import MissingDependencyError, SonobridgeError
 from ..util.naming import unique_stems
 from ..formats.registry import get_format, stage_spec
 from ..util.atomic import write_bytes_atomic
-from .report import html_report, overall, pseudonymous_results
+from .report import html_report, overall, pseudonymous_results, recording_facts
 from .stages import STAGES, Item, ItemInputs, output_digest, outputs_complete, source_key, writer_specs
+from .workers import WorkerProcesses
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,9 @@ def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool 
     the stages need are imported first (:func:`preload`: a Dask worker has not imported them)."""
     preload([item], stages)
     folder = Path(out_dir)
-    key = source_key(item)
-    # recorded in every output; an output is done only if it matches (made with the same anonymise setting)
-    digest = output_digest(key, item.anonymise)
-    shown = digest if item.anonymise else key            # an anonymised report names no source file
-    if previous and not overwrite and previous.get("source_key") == shown and set(stages) <= set(previous) \
-            and outputs_complete(previous, folder, item, digest):
-        return _as_hits(previous)
+    if (hits := finished_result(item, folder, stages, overwrite, previous)) is not None:
+        return hits
+    digest, shown = _source_digests(item)
     result: dict[str, Any] = {"format": item.format, "seconds": {}, "source_key": shown}
     recording = ItemInputs(item)        # opened (and a zea input validated) once, by the first stage needing it
     with key_scope(anonymise_key):
@@ -99,7 +96,30 @@ def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool 
                 start = time.perf_counter()
                 result[stage] = STAGES[stage](item, folder, overwrite, recording, digest)
                 result["seconds"][stage] = round(time.perf_counter() - start, 4)
+    result["facts"] = recording_facts(recording, folder, item.stem)     # what the HTML report shows
     return result
+
+
+def finished_result(item: Item, folder: Path, stages: tuple[str, ...], overwrite: bool = False,
+                    previous: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The previous run's result for ``item`` with every output a hit, when its source is
+    unchanged and every output it lists still checks out (without opening the recording);
+    else None (the item must run)."""
+    if not previous or overwrite or not set(stages) <= set(previous):
+        return None
+    digest, shown = _source_digests(item)
+    if previous.get("source_key") == shown and outputs_complete(previous, folder, item, digest):
+        return _as_hits(previous)
+    return None
+
+
+def _source_digests(item: Item) -> tuple[str, Any]:
+    """The digest every output of ``item`` records (an output is done only if it matches: made
+    from this source with the same anonymise setting) and the source key the report shows (the
+    digest when anonymised: an anonymised report names no source file)."""
+    key = source_key(item)
+    digest = output_digest(key, item.anonymise)
+    return digest, (digest if item.anonymise else key)
 
 
 def _as_hits(previous: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +169,9 @@ def process(sources: Iterable[str | os.PathLike] | str | os.PathLike, out_dir: s
     ``sonobridge-report.json`` and ``sonobridge-report.html`` there. ``executor``: a
     ``dask.distributed.Client`` (or ``scheduler="tcp://host:port"``) to run on a cluster.
     ``stage_limits`` (local runs): at most that many recordings in a stage at once, e.g.
-    ``{"video": 1}`` so encodes do not compete while ingests proceed.
+    ``{"video": 1}`` so encodes do not compete while ingests proceed. Local runs with two or
+    more ``workers`` build recordings in worker processes (:mod:`sonobridge.pipeline.workers`): a
+    script calling this needs multiprocessing's ``if __name__ == "__main__":`` guard.
     ``reader_options`` (e.g. ``probe="L7"``) go to the readers. Temporary files of killed writes
     in ``out_dir`` are removed before and after the run. One run per output folder at a time: a
     second run waits up to ``lock_timeout_s`` seconds for the first to finish, then raises
@@ -277,13 +299,17 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
                     progress_callback: Callable[[int, int, str, str], None] | None,
                     cancel_check: Callable[[], bool] | None, reader_options: dict[str, Any],
                     anonymise: bool = False, push: str | None = None) -> dict[str, dict[str, Any]]:
-    from tqdm.auto import tqdm
+    from ..util.progress import progress_bar
 
     stages = ("ingest", "video", "qc") + (("dicom",) if dicom or push else ())
     started = time.perf_counter()
     _remove_partials(out)
     items, problems = discover(sources, **reader_options)
     items = [replace(item, anonymise=anonymise) for item in items if not _inside(item, out)]   # never our outputs
+    processes = None if executor is not None or scheduler else \
+        _worker_processes(workers, len(items), stage_limits, items, stages)
+    if processes is not None and not (out / REPORT_JSON).exists():
+        processes.start_server()               # a first run: the workers' imports overlap ours
     preload(items, stages)                     # before any worker thread starts
     previous = _previous_results(out)
     secret = output_key(out) if anonymise else None     # one key for the run, handed to every worker
@@ -293,7 +319,8 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
     results: dict[str, dict[str, Any]] = {path: {"discover": Outcome.error(problem)} for path, problem in problems.items()}
     client = _client(executor, scheduler)
     counts: Counter = Counter()                # per-stage outcome counts shown beside the bar
-    with tqdm(total=len(items), unit="recording", disable=not progress) as bar:
+    with progress_bar(progress=progress, total=len(items), unit="recording") as bar, \
+            processes or contextlib.nullcontext():     # worker processes end with the run, however it ends
         if client is not None:
             futures = {client.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label), pure=False,
                                      anonymise_key=secret):
@@ -302,8 +329,8 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
         else:
             pool = ThreadPoolExecutor(max(1, workers))
             gates = {stage: threading.Semaphore(limit) for stage, limit in (stage_limits or {}).items()}
-            futures = {pool.submit(run_item, item, str(out), stages, overwrite, previous.get(item.label), gates,
-                                   anonymise_key=secret): item
+            futures = {pool.submit(_run_local, processes, item, str(out), stages, overwrite, previous.get(item.label),
+                                   gates, secret): item
                        for item in items}
             completed = as_completed(futures)
         for number, future in enumerate(completed):
@@ -324,12 +351,46 @@ def _process_locked(sources: list, out: Path, *, dicom: bool, workers: int, exec
                 break
         if client is None:
             pool.shutdown(wait=True, cancel_futures=True)
+            if processes is not None:
+                processes.close()
     _remove_partials(out)               # e.g. left by a worker that was killed mid-write and retried
     _push_step(results, items, out, push)
     if anonymise:
         results = pseudonymous_results(results, {item.label: item.stem for item in items}, secret, (out,))
     write_report(out, results, time.perf_counter() - started)
     return results
+
+
+def _worker_processes(workers: int, n_items: int, stage_limits: dict[str, int] | None, items: list[Item],
+                      stages: tuple[str, ...]) -> WorkerProcesses | None:
+    """Worker processes for a local run of ``n_items`` recordings (:mod:`.workers`: the work holds
+    the GIL, so threads do not run it side by side); None to run in this process (one worker or
+    fewer than two recordings: nothing to overlap)."""
+    processes = min(workers, n_items)
+    if processes < 2 or _daemonic():
+        return None
+    groups = [f"stage:{stage}" for stage in stages] + [f"format:{item.format}" for item in items]
+    return WorkerProcesses(processes, stage_limits, [m for group in dict.fromkeys(groups) for m in _modules_of(group)])
+
+
+def _daemonic() -> bool:
+    """Whether this is a daemonic process (e.g. a multiprocessing pool's worker), which may not
+    start processes of its own: then recordings run on threads."""
+    import multiprocessing
+
+    return bool(multiprocessing.current_process().daemon)
+
+
+def _run_local(processes: WorkerProcesses | None, item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool,
+               previous: dict[str, Any] | None, gates: dict[str, Any], anonymise_key: bytes | None) -> dict[str, Any]:
+    """One recording of a local run, in a thread of the run's pool: in this process without
+    worker processes; else the previous result when it still holds (checked here, so a re-run
+    starts no process), or the item run in a worker process."""
+    if processes is None:
+        return run_item(item, out_dir, stages, overwrite, previous, gates, anonymise_key=anonymise_key)
+    if (hits := finished_result(item, Path(out_dir), stages, overwrite, previous)) is not None:
+        return hits
+    return processes.run(item, out_dir, stages, overwrite, anonymise_key)
 
 
 def _push_step(results: dict[str, dict[str, Any]], items: list[Item], out: Path, push: str | None) -> None:
@@ -381,4 +442,10 @@ def write_report(out: Path, results: dict[str, dict[str, Any]], seconds: float) 
                "status": {label: overall(result).value for label, result in results.items()}}
     document = {"summary": summary, "results": results}
     write_bytes_atomic(out / REPORT_JSON, json.dumps(document, indent=2, default=str).encode())
-    write_bytes_atomic(out / REPORT_HTML, html_report(document, out).encode())
+    try:
+        page = html_report(document, out)
+    except MissingDependencyError as error:      # no `report` extra: the JSON report only
+        log.warning("%s not written: %s", REPORT_HTML, error.problem)
+        (out / REPORT_HTML).unlink(missing_ok=True)     # never an earlier run's page beside this JSON
+        return
+    write_bytes_atomic(out / REPORT_HTML, page.encode())

@@ -128,7 +128,10 @@ def bmode(stream: Stream, dynamic_range_db: float = 60.0, gain_db: float = 0.0,
     amplitude stream (an envelope stream, already compressed by the scanner, is returned as is).
 
     ``reference_db``: dB (re 1 unit of amplitude) shown white; ``"auto"`` fixes it once from the
-    first frames, so brightness does not flicker from frame to frame.
+    first frames, so brightness does not flicker from frame to frame. ``workers``: threads of the
+    FFT (``-1``: all cores); 1 by default, chosen by measurement: on 2 shared cores ``-1`` was no
+    faster (0.92x, ``benchmarks/bench_bmode.py``), and a cohort run already keeps each core busy
+    with its own recording.
     """
     if stream.kind is SampleKind.ENVELOPE:
         return stream

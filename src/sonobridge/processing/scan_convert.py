@@ -9,9 +9,13 @@ fraction between them is ``s_lo / (s_lo - s_hi)`` (exact for parallel lines, ang
 ``1e-5`` for fans), and the range is measured along the line interpolated between them. The
 bilinear weights on ``(line, sample)`` are computed once per geometry; per frame only a gather runs:
 compiled with numba when installed (the ``fast`` extra), else one SciPy sparse matrix-vector product.
+:func:`converter_for` keeps the converters it builds (bounded, least recently used first out), so
+the stages of a recording and recordings from the same probe share one.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,9 +24,10 @@ import numpy as np
 from ..core.geometry import LineGeometry, PixelGrid
 from ..core.recording import SampleKind, Stream
 from ..errors import MissingMetadataError
-from .gather import compiled_gather
+from .gather import compiled_gather, gather_for
 
 CHUNK_FRAMES = 4  #: frames converted per call (small buffers stay in cache)
+CACHE_BYTES = 256 << 20  #: bytes of converter arrays :func:`converter_for` keeps across calls
 
 
 @dataclass(frozen=True)
@@ -96,17 +101,25 @@ class ScanConverter:
         """CSR ``(n_z * n_x, n_lines * n_samples)`` float32 of the bilinear weights."""
         return self.taps.matrix(self.grid.mask.size, self.n_lines * self.n_samples)
 
-    def __call__(self, frames: np.ndarray, fill: float = 0.0, compiled: bool | None = None) -> np.ndarray:
+    def __call__(self, frames: np.ndarray, fill: float = 0.0, compiled: bool | None = None,
+                 job_frames: int | None = None) -> np.ndarray:
         """Convert ``(n_lines, n_samples)`` or ``(n_frames, n_lines, n_samples)`` frames to
         ``(..., n_z, n_x)``; float32 out (uint8 in gives rounded uint8 out), ``fill`` outside.
-        ``compiled``: force (True) or avoid (False) the numba path; default: use it if installed."""
+        ``compiled``: force (True) or avoid (False) the numba path; default: use it if installed,
+        without loading numba for short work (:func:`~sonobridge.processing.gather.gather_for`:
+        the same result, bit for bit). ``job_frames``: frames the caller converts in all (a long
+        job loads numba at once)."""
         frames = np.asarray(frames)
         single = frames.ndim == 2
         stack = frames[None] if single else frames
         if stack.shape[1:] != (self.n_lines, self.n_samples):
             raise ValueError(f"frames {stack.shape[1:]} do not match the geometry "
                              f"({self.n_lines}, {self.n_samples})")
-        gather = compiled_gather() if compiled is not False else None
+        if compiled is None:
+            per_frame = self.taps.pixels.size
+            gather = gather_for(len(stack) * per_frame, (job_frames or len(stack)) * per_frame)
+        else:
+            gather = compiled_gather() if compiled else None
         if compiled and gather is None:
             raise ImportError("the compiled scan conversion needs numba (pip install 'sonobridge[fast]')")
         pixels = np.zeros((len(stack), self.grid.mask.size), np.float32)
@@ -166,30 +179,49 @@ def _left_to_right(origins: np.ndarray, angles: np.ndarray, depths: np.ndarray) 
     return order
 
 
-def _signed_distance(px: np.ndarray, pz: np.ndarray, origins: np.ndarray, angles: np.ndarray,
-                     line: np.ndarray) -> np.ndarray:
-    """Lateral distance (metres, + to the right) of points from lines ``line``."""
-    return ((px - origins[line, 0]) * np.cos(angles[line])
-            - (pz - origins[line, 1]) * np.sin(angles[line]))
+@dataclass(frozen=True)
+class _Lines:
+    """Per sorted line: origin ``x`` / ``z`` (metres) and ``cos`` / ``sin`` of its angle,
+    computed once per geometry (the binary search looks them up per pixel)."""
+
+    x: np.ndarray
+    z: np.ndarray
+    cos: np.ndarray
+    sin: np.ndarray
+
+    @classmethod
+    def of(cls, origins: np.ndarray, angles: np.ndarray) -> _Lines:
+        return cls(origins[:, 0], origins[:, 1], np.cos(angles), np.sin(angles))
+
+
+def _signed_distance(px: np.ndarray, pz: np.ndarray, lines: _Lines, line: np.ndarray) -> np.ndarray:
+    """Lateral distance (metres, + to the right) of points ``(px, pz)`` from lines ``line``."""
+    return (px - lines.x[line]) * lines.cos[line] - (pz - lines.z[line]) * lines.sin[line]
 
 
 def _fractional_indices(origins: np.ndarray, angles: np.ndarray, depths: np.ndarray,
                         grid: PixelGrid) -> tuple[np.ndarray, np.ndarray]:
-    """Fractional (sorted line, sample) index of every pixel ``(n_z, n_x)``, NaN outside."""
+    """Fractional (sorted line, sample) index of every pixel ``(n_z, n_x)``, NaN outside.
+
+    Only pixels between the outermost lines enter the binary search (per line the cosine and
+    sine are looked up, not recomputed per pixel and step)."""
     pz, px = (a.ravel() for a in np.meshgrid(grid.z_m, grid.x_m, indexing="ij"))
+    lines = _Lines.of(origins, angles)
     n_lines = len(angles)
     tolerance = 1e-9 * max(1.0, float(np.ptp(depths)))
-    low = np.zeros(px.size, np.intp)
-    high = np.full(px.size, n_lines - 1, np.intp)
-    inside = ((_signed_distance(px, pz, origins, angles, low) >= -tolerance)
-              & (_signed_distance(px, pz, origins, angles, high) <= tolerance))
+    first = np.zeros(px.size, np.intp)
+    last = np.full(px.size, n_lines - 1, np.intp)
+    between = np.flatnonzero((_signed_distance(px, pz, lines, first) >= -tolerance)
+                             & (_signed_distance(px, pz, lines, last) <= tolerance))
+    px, pz = px[between], pz[between]
+    low, high = first[between], last[between]
     while np.any(high - low > 1):
         middle = (low + high) // 2
-        right_of_middle = _signed_distance(px, pz, origins, angles, middle) >= 0
+        right_of_middle = _signed_distance(px, pz, lines, middle) >= 0
         low = np.where(right_of_middle, middle, low)
         high = np.where(right_of_middle, high, middle)
-    s_low = _signed_distance(px, pz, origins, angles, low)
-    s_high = _signed_distance(px, pz, origins, angles, high)
+    s_low = _signed_distance(px, pz, lines, low)
+    s_high = _signed_distance(px, pz, lines, high)
     span = s_low - s_high
     fraction = np.clip(np.divide(s_low, span, out=np.zeros_like(span), where=span != 0), 0, 1)
     # range along the line through p interpolated between the two (exact for parallel lines
@@ -199,11 +231,13 @@ def _fractional_indices(origins: np.ndarray, angles: np.ndarray, depths: np.ndar
     angle = (1 - fraction) * angles[low] + fraction * angles[high]
     along = (px - origin_x) * np.sin(angle) + (pz - origin_z) * np.cos(angle)
     sample = (along - depths[0]) / (depths[1] - depths[0])
-    inside &= (sample >= -tolerance) & (sample <= len(depths) - 1 + tolerance)
-    line = np.where(inside, low + fraction, np.nan)
-    sample = np.where(inside, np.clip(sample, 0, len(depths) - 1), np.nan)
+    inside = (sample >= -tolerance) & (sample <= len(depths) - 1 + tolerance)
+    line = np.full(first.size, np.nan)
+    line[between] = np.where(inside, low + fraction, np.nan)
+    sample_index = np.full(first.size, np.nan)
+    sample_index[between] = np.where(inside, np.clip(sample, 0, len(depths) - 1), np.nan)
     shape = (grid.z_m.size, grid.x_m.size)
-    return line.reshape(shape), sample.reshape(shape)
+    return line.reshape(shape), sample_index.reshape(shape)
 
 
 def _bilinear_taps(line: np.ndarray, sample: np.ndarray, order: np.ndarray, n_samples: int) -> BilinearTaps:
@@ -239,7 +273,8 @@ def scan_convert(stream: Stream, pixel_size_m: float | None = None, grid: PixelG
         out = np.empty((stop - start, *converter.grid.mask.shape), dtype)
         for first in range(start, stop, CHUNK_FRAMES):
             last = min(first + CHUNK_FRAMES, stop)
-            out[first - start:last - start] = converter(np.asarray(stream.frames[first:last]))
+            out[first - start:last - start] = converter(np.asarray(stream.frames[first:last]),
+                                                        job_frames=stream.n_frames)
         return out
 
     kind = SampleKind.BMODE if stream.kind is SampleKind.ENVELOPE else SampleKind.AMPLITUDE
@@ -251,10 +286,77 @@ def scan_convert(stream: Stream, pixel_size_m: float | None = None, grid: PixelG
 def converter_for(stream: Stream, pixel_size_m: float | None = None,
                   grid: PixelGrid | None = None) -> ScanConverter:
     """The :class:`ScanConverter` for a stream's line geometry; geometry problems (no probe, no
-    per-line positions) raise :class:`~sonobridge.errors.MissingMetadataError` naming the source."""
+    per-line positions) raise :class:`~sonobridge.errors.MissingMetadataError` naming the source.
+    Converters are shared (:func:`cached_converter`): treat them as read-only."""
     if not isinstance(stream.geometry, LineGeometry):
         raise MissingMetadataError(stream.label, "stream has no line geometry to scan-convert")
     try:
-        return ScanConverter.build(stream.geometry, stream.frame_shape[1], pixel_size_m, grid)
+        return cached_converter(stream.geometry, stream.frame_shape[1], pixel_size_m, grid)
     except ValueError as error:
         raise MissingMetadataError(stream.label, str(error)) from None
+
+
+_converters: OrderedDict[tuple, ScanConverter] = OrderedDict()
+_converters_lock = threading.Lock()
+
+
+def cached_converter(geometry: LineGeometry, n_samples: int, pixel_size_m: float | None = None,
+                     grid: PixelGrid | None = None) -> ScanConverter:
+    """:meth:`ScanConverter.build`, kept for the next call with the same line positions, angles,
+    sample depths and output grid (or pixel size): at most :data:`CACHE_BYTES` of converter arrays
+    per process, least recently used evicted first. The arrays of a kept converter are read-only."""
+    key = _converter_key(geometry, n_samples, pixel_size_m, grid)
+    if key is None:
+        return ScanConverter.build(geometry, n_samples, pixel_size_m, grid)   # raises: no geometry
+    with _converters_lock:
+        if key in _converters:
+            _converters.move_to_end(key)
+            return _converters[key]
+    converter = ScanConverter.build(geometry, n_samples, pixel_size_m, grid)    # outside the lock
+    size = _freeze(converter)
+    with _converters_lock:
+        converter = _converters.setdefault(key, converter)    # another thread may have been first
+        while len(_converters) > 1 and sum(_nbytes(c) for c in _converters.values()) > CACHE_BYTES:
+            _converters.popitem(last=False)
+        if size > CACHE_BYTES:
+            _converters.pop(key, None)
+    return converter
+
+
+def clear_converter_cache() -> None:
+    """Forget every kept converter (:func:`cached_converter`)."""
+    with _converters_lock:
+        _converters.clear()
+
+
+def _converter_key(geometry: LineGeometry, n_samples: int, pixel_size_m: float | None,
+                   grid: PixelGrid | None) -> tuple | None:
+    """Everything :meth:`ScanConverter.build` reads, as exact bytes; None without line origins."""
+    origins = geometry.line_origins_m()
+    if origins is None:
+        return None
+    arrays = [origins, geometry.line_angles_rad(), geometry.sample_depths_m(n_samples)]
+    if grid is not None:
+        arrays += [grid.x_m, grid.z_m]
+    return (int(n_samples), float(geometry.sample_spacing_m), pixel_size_m, grid is None,
+            *((a.dtype.str, a.shape, np.ascontiguousarray(a).tobytes()) for a in map(np.asarray, arrays)))
+
+
+def _arrays(converter: ScanConverter) -> list[np.ndarray]:
+    taps = converter.taps
+    return [converter.line_order, converter.line_coordinate, converter.sample_coordinate, converter.grid.mask,
+            converter.grid.x_m, converter.grid.z_m, taps.pixels, taps.low, taps.high, taps.line_fraction,
+            taps.sample_fraction]
+
+
+def _nbytes(converter: ScanConverter) -> int:
+    return sum(array.nbytes for array in _arrays(converter))
+
+
+def _freeze(converter: ScanConverter) -> int:
+    """Make a converter's own arrays read-only (it is shared; the grid's axes may be the
+    caller's and stay as they are); its size in bytes."""
+    for array in _arrays(converter):
+        if array is not converter.grid.x_m and array is not converter.grid.z_m:
+            array.flags.writeable = False
+    return _nbytes(converter)
