@@ -23,8 +23,9 @@ if [ "$mode" = test ]; then
   command -v lzop >/dev/null || apt_install lzop
   command -v ffprobe >/dev/null || apt_install ffmpeg   # real ffmpeg/ffprobe check our videos
   command -v dciodvfy >/dev/null || apt_install dicom3tools   # validates the DICOM we write
+  command -v chromium >/dev/null || apt_install chromium   # renders the HTML report in a test
   [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || apt_install orthanc orthanc-dicomweb   # a real PACS
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 else
-  .venv/bin/python -m pip install -q --disable-pip-version-check '.[video,dicom]'
+  .venv/bin/python -m pip install -q --disable-pip-version-check '.[video,dicom,report,fast]'   # fast: numba scan conversion
 fi

@@ -86,8 +86,15 @@ def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _format_value(value: Any) -> str:
+    """A parameter as people read it: quantities in display units (MHz, mm, ms, deg; see
+    :func:`sonobridge.core.describe.human_quantity`), TGC points as ``gain @ depth``."""
+    from .core.describe import human_quantity
+
     if isinstance(value, dict) and set(value) == {"value", "unit"}:
-        return f"{value['value']:g} {value['unit']}"
+        return human_quantity(float(value["value"]), value["unit"])
+    if isinstance(value, dict) and {"depth_m", "gain_db"} <= set(value) and len(value["depth_m"]) <= 6:
+        return ", ".join(f"{gain:g} dB @ {human_quantity(depth, 'm')}"
+                         for depth, gain in zip(value["depth_m"], value["gain_db"]))
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_format_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list) and len(value) > 6:
@@ -141,9 +148,9 @@ def _find_sources(paths: list[str], failures: dict[str, str]) -> list:
 def _open_each(sources: list, args: argparse.Namespace, failures: dict[str, str]):
     """Yield ``(source, recording)``; a recording that cannot be read is reported on stderr,
     noted in ``failures`` and skipped, so the others still run."""
-    from tqdm import tqdm
+    from .util.progress import progress_bar
 
-    for source in tqdm(sources, unit="recording", disable=not _progress(args) or len(sources) < 2):
+    for source in progress_bar(sources, progress=not args.quiet and len(sources) >= 2, unit="recording"):
         try:
             yield source, source.open(**_reader_options(args))
         except (SonobridgeError, OSError) as exc:
@@ -173,7 +180,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from .core.describe import describe
     from .util.atomic import write_bytes_atomic
-    from .processing.preview import preview_frame, save_png
+    from .processing.preview import preview
+    from .util.naming import safe_name
+    from .util.png import save_png
 
     out_dir = Path(args.out_dir)
     failures: dict[str, str] = {}
@@ -192,8 +201,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         images = {}
         for name, stream in recording.streams.items():
             if stream.has_frames and stream.n_frames:
-                image_path = out_dir / f"{stem}_{name}.png"
-                save_png(preview_frame(stream, min(args.frame, stream.n_frames - 1)), image_path)
+                image_path = out_dir / f"{stem}_{safe_name(name)}.png"     # "track/raw_data": one file
+                shown = preview(stream, min(args.frame, stream.n_frames - 1))
+                save_png(shown.image, image_path, pixel_size_m=shown.pixel_size_m)
                 images[name] = str(image_path)
         summary_path = out_dir / f"{stem}.json"
         write_bytes_atomic(summary_path, json.dumps({"source": label, **info}, indent=2).encode())
@@ -225,7 +235,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         stream, colour = display_streams(recording)
         try:
             if stream is None:
-                raise UnsupportedInputError(label, "no imaging stream with frames to render")
+                raise UnsupportedInputError(label, "no image stream with frames to render")
             rendering = render(stream, args.frame, colour=None if args.no_colour else colour,
                                pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
                                dynamic_range_db=args.dynamic_range, gain_db=args.gain)
@@ -244,8 +254,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         print()
     else:
         for label, result in written.items():
-            print(f"{label}: wrote {result['image']} ({result['shape'][1]}x{result['shape'][0]} px, "
-                  f"{result['pixel_size_m'] * 1e3:.3f} mm/px, scale bar {result['scale_bar_mm']} mm)")
+            size = result["pixel_size_m"]
+            scale = (f"{size * 1e3:.3f} mm/px, scale bar {result['scale_bar_mm']} mm" if size
+                     else "no pixel size known")
+            print(f"{label}: wrote {result['image']} ({result['shape'][1]}x{result['shape'][0]} px, {scale})")
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
@@ -317,7 +329,57 @@ def _unsupported_output(output: str) -> str | None:
     return f"{output}: convert writes files named *{', *'.join(suffixes)}"
 
 
+def _dataset_options(texts: list[str] | None) -> dict[str, str] | None:
+    """``--option KEY=VALUE`` arguments as a mapping; None (after a usage message) if one is malformed."""
+    options: dict[str, str] = {}
+    for text in texts or []:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            print(f"sonobridge convert: error: --option {text!r}: expected KEY=VALUE", file=sys.stderr)
+            return None
+        options[key.strip()] = value
+    return options
+
+
+def _dataset_specs() -> list:
+    """The formats that import public datasets (``convert --dataset``)."""
+    from .formats import specs
+
+    return [spec for spec in specs() if spec.convert_dataset is not None]
+
+
+def cmd_convert_dataset(args: argparse.Namespace) -> int:
+    """``convert --dataset NAME SRC DST``: a public dataset, as ``zea convert NAME``, into zea files."""
+    options = _dataset_options(args.option)
+    if options is None:
+        return EXIT_USAGE
+    if not args.output:
+        print("sonobridge convert: error: --dataset needs SRC and DST", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        spec = next(spec for spec in _dataset_specs() if args.dataset in spec.datasets)
+        results = spec.convert_dataset(args.dataset, args.input, args.output, workers=args.workers,
+                                       overwrite=args.overwrite, options=options, progress=_progress(args))
+    except (SonobridgeError, OSError) as exc:
+        _report(exc)
+        return EXIT_DATA_ERROR
+    failed = [result for result in results if result.failed]
+    if args.json:
+        json.dump({"dataset": args.dataset, "source": args.input, "destination": args.output,
+                   "results": [result.to_json() for result in results]}, sys.stdout, indent=2)
+        print()
+    else:
+        for result in failed:
+            print(f"sonobridge: error: {as_flags(result.outcome.reason)}", file=sys.stderr)
+        built = sum(result.status.value == "built" for result in results)
+        print(f"{args.dataset}: {built} built, {sum(r.status.value == 'hit' for r in results)} up to date, "
+              f"{len(failed)} failed -> {args.output}")
+    return EXIT_DATA_ERROR if failed else EXIT_OK
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    if getattr(args, "dataset", None):
+        return cmd_convert_dataset(args)
     if args.output and (problem := _unsupported_output(args.output)):
         print(f"sonobridge convert: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -447,7 +509,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     else:
         for label, status in sorted(statuses.items(), key=lambda item: (item[1] is not Status.ERROR, item[0])):
             print(f"{status.value:5} {label}")
-        print(f"report: {out / REPORT_HTML}")
+        print(f"report: {out / (REPORT_HTML if (out / REPORT_HTML).is_file() else REPORT_JSON)}")
     return EXIT_DATA_ERROR if Status.ERROR in statuses.values() else EXIT_OK
 
 
@@ -530,6 +592,13 @@ def _label_array(path: Path):
 
     video = frames_reader_for(path)
     return video.read_frames(path) if video is not None else seg.load_labelmap(path)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve the MCP tools on stdin/stdout until stdin closes (:mod:`sonobridge.mcp_server`)."""
+    from .mcp_server import serve
+
+    return serve()
 
 
 def cmd_seg(args: argparse.Namespace) -> int:
@@ -687,7 +756,9 @@ EXAMPLES: dict[str, list[str]] = {
     "render": ["sonobridge render capture/ --out bmode.png", "sonobridge render cine.dcm --frame 0 --out-dir images"],
     "convert": ["sonobridge convert capture/ capture.hdf5",
                 "sonobridge convert capture/ capture.dcm --dicom-compression jpeg-ls",
-                "sonobridge convert cohort/ --out-dir zea/ --to zea"],
+                "sonobridge convert cohort/ --out-dir zea/ --to zea",
+                "sonobridge convert --dataset echonet raw/ echonet-zea/ --workers 8",
+                "sonobridge convert --dataset images frames/ zea/ --option 'group_pattern=(clip\\d+)_\\d+\\.png'"],
     "video": ["sonobridge video capture/ --out-dir videos", "sonobridge video cohort/ --crf 18"],
     "process": ["sonobridge process cohort/ --out results/",
                 "sonobridge process cohort/ --dicom --anonymise --workers 4"],
@@ -699,6 +770,7 @@ EXAMPLES: dict[str, list[str]] = {
            "sonobridge sr length.dcm --json"],
     "unpack": ["sonobridge unpack capture.tar --out-dir unpacked/"],
     "seg": ["sonobridge seg cine.dcm labels.nii.gz --out seg.dcm --label vessel --label plaque"],
+    "mcp": ["sonobridge mcp", "python -m sonobridge.dicom.mcp"],
 }
 
 
@@ -735,7 +807,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     preview = commands.add_parser("preview", parents=[common], help="write a summary and preview images",
                                   description="For every recording at each PATH write <name>.json "
-                                              "(the info summary) and <name>_<stream>.png (one frame).")
+                                              "(the info summary) and <name>_<stream>.png (one frame as a "
+                                              "person recognises it: scan-converted when the probe is known, "
+                                              "else depth-down; magnitude of I/Q, one transmit of channel "
+                                              "data).")
     preview.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
     preview.add_argument("--out-dir", default="sonobridge-preview", help="output folder")
     preview.add_argument("--frame", type=int, default=0, help="0-based frame index to show (default 0)")
@@ -743,11 +818,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reader_options(preview)
     preview.set_defaults(handler=cmd_preview)
 
-    render = commands.add_parser("render", parents=[common], help="scan-converted B-mode image with a mm scale bar",
-                                 description="Render one frame of each recording at PATH as a "
-                                             "scan-converted B-mode PNG in physical proportions, with a "
-                                             "millimetre scale bar and the colour-flow box overlaid "
-                                             "when the recording has one.")
+    render = commands.add_parser("render", parents=[common], help="a calibrated image of one frame (PNG)",
+                                 description="Render one frame of each recording at PATH as a PNG in "
+                                             "physical proportions: pre-scan data scan-converted (colour flow "
+                                             "overlaid with its velocity or Nyquist legend), stored images "
+                                             "(DICOM, zea) as they are; with a depth axis in mm, the frame "
+                                             "time and a millimetre scale bar. The PNG records its pixel size "
+                                             "(pHYs), so ImageJ/Fiji measure in mm.")
     render.add_argument("paths", nargs="+", metavar="PATH", help="file, package or folder")
     render.add_argument("--frame", type=int, default=0, help="0-based frame index (default 0)")
     target = render.add_mutually_exclusive_group()
@@ -761,23 +838,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reader_options(render)
     render.set_defaults(handler=cmd_render)
 
-    convert = commands.add_parser("convert", parents=[common], help="convert a recording to zea HDF5 or DICOM",
+    convert = commands.add_parser("convert", parents=[common],
+                                  help="convert a recording to zea HDF5, DICOM or a TIFF stack",
                                   description="Write the recording at INPUT as a zea-format HDF5 file "
                                               "(every stream bit-exact, one track each, with timestamps, "
                                               "geometry as coordinates in metres, the scan-converted "
                                               "image of envelope streams, signals and all vendor metadata) "
                                               "or, for OUTPUT.dcm / --to dicom, as an Ultrasound Multi-frame "
                                               "DICOM object (calibration as ultrasound regions, frame "
-                                              "times). Exit 1 if a recording could not be converted.")
+                                              "times), or, for OUTPUT.tif / --to tiff, as an ImageJ TIFF "
+                                              "stack for Fiji and napari (pixel size in mm, frame interval). "
+                                              "Exit 1 if a recording could not be converted.")
     convert.add_argument("input", metavar="INPUT", help="file, package or folder")
-    convert.add_argument("output", nargs="?", metavar="OUTPUT", help="output .hdf5 or .dcm (one recording)")
+    convert.add_argument("output", nargs="?", metavar="OUTPUT", help="output .hdf5, .dcm or .tif (one recording)")
     writable = [spec.name for spec in _convert_formats()]
     default_to = _default_convert_format()
     convert.add_argument("--to", choices=writable, default=default_to,
                          help=f"format with --out-dir (default {default_to})")
-    convert.add_argument("--out-dir", default=".", help="folder for <name>.hdf5 / .dcm when OUTPUT is not given")
-    convert.add_argument("--dicom-compression", default="none", choices=["none", "rle", "jpeg-ls", "jpeg-xl", "jpeg"],
-                         help="DICOM pixel data: none (default), rle, jpeg-ls, jpeg-xl (lossless) or jpeg "
+    convert.add_argument("--out-dir", default=".",
+                         help="folder for <name>.hdf5 / .dcm / .tif when OUTPUT is not given")
+    convert.add_argument("--dicom-compression", default="jpeg-ls", choices=["jpeg-ls", "none", "rle", "jpeg-xl", "jpeg"],
+                         help="DICOM pixel data: jpeg-ls (default), none, rle, jpeg-xl (all lossless) or jpeg "
                               "(baseline, lossy)")
     # a format's own options: argument name "<format>_<writer keyword>" (see _writer_options)
     convert.add_argument("--patient-name", dest="dicom_patient_name",
@@ -793,6 +874,14 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--pixel-size-mm", dest="zea_pixel_size_m", type=_millimetres, metavar="MM",
                          help="image_sc pixel size (default: from the geometry)")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    datasets = sorted(name for spec in _dataset_specs() for name in spec.datasets)
+    convert.add_argument("--dataset", choices=datasets, metavar="NAME",
+                         help="INPUT is the public dataset NAME as downloaded and OUTPUT its zea folder, as "
+                              f"`zea convert NAME` writes it ({', '.join(datasets)}); resumable: "
+                              "outputs already built from the same sources are kept")
+    convert.add_argument("--workers", type=int, metavar="N", help="processes for --dataset (default: all cores)")
+    convert.add_argument("--option", action="append", metavar="KEY=VALUE",
+                         help="a --dataset converter's option (repeatable), e.g. split_path=old/ for echonet")
     _add_reader_options(convert)
     convert.set_defaults(handler=cmd_convert)
 
@@ -878,6 +967,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="segment name, once per label value in ascending order")
     segment.add_argument("--overwrite", action="store_true", help="replace an existing output")
     segment.set_defaults(handler=cmd_seg)
+
+    agent = commands.add_parser("mcp", parents=[common], help="serve sonobridge to AI agents over MCP (stdio)",
+                                description="Run a Model Context Protocol server on stdin/stdout (what an "
+                                            "agent or MCP client starts): tools to inspect recordings and "
+                                            "DICOM files, show and render frames (PNG images), convert, check "
+                                            "(QC), query a PACS, and bridge to FHIR and HL7. Runs until stdin "
+                                            "closes. Needs the mcp extra: pip install 'sonobridge[mcp]'.")
+    agent.set_defaults(handler=cmd_mcp)
     _plain_help(parser, commands)
     return parser
 
@@ -899,12 +996,49 @@ def main(argv: list[str] | None = None) -> int:
         root.setLevel(level)
 
 
+#: import names that differ from their distribution's name
+MODULE_DISTRIBUTIONS = {"skimage": "scikit-image", "pywt": "pywavelets", "pil": "pillow", "yaml": "pyyaml"}
+
+
+def extra_for(module: str) -> str | None:
+    """The optional extra of sonobridge that installs ``module`` (its top-level package, by its
+    distribution's name, from the installed package's metadata; ``all``/``test``/``docs`` aside),
+    or None when none does (a core dependency, or metadata unavailable)."""
+    from importlib import metadata
+
+    top = module.split(".")[0].lower().replace("_", "-")
+    top = MODULE_DISTRIBUTIONS.get(top, top)
+    try:
+        requirements = metadata.requires("sonobridge") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for requirement in requirements:
+        found = re.match(r"\s*([A-Za-z0-9_.-]+)(\[[^]]*])?.*extra\s*==\s*['\"]([^'\"]+)['\"]", requirement)
+        if found and found[3] not in ("all", "test", "docs") \
+                and (found[1].lower().replace("_", "-").split(".")[0] == top
+                     or top in (found[2] or "").strip("[]").split(",")):
+            return found[3]
+    return None
+
+
+def _missing_module(error: ImportError) -> str:
+    """One line for a module that is not installed: the extra that brings it, if any."""
+    module = error.name or "a module"
+    extra = extra_for(module)
+    hint = f"pip install 'sonobridge[{extra}]'" if extra else f"pip install {module.split('.')[0]}"
+    return f"this needs {module.split('.')[0]}, which is not installed: {hint}"
+
+
 def _run(args: argparse.Namespace) -> int:
-    """The command's exit code; the package's errors and ``OSError`` as one stderr line."""
+    """The command's exit code; the package's errors, ``OSError`` and a missing optional module
+    (named with its extra) as one stderr line."""
     try:
         return args.handler(args)
     except SonobridgeError as exc:
         _report(exc)
+        return EXIT_DATA_ERROR
+    except ImportError as exc:      # an optional dependency a path imports directly: never a traceback
+        print(f"sonobridge: error: {_missing_module(exc)}", file=sys.stderr)
         return EXIT_DATA_ERROR
     except KeyboardInterrupt:
         print("sonobridge: interrupted", file=sys.stderr)

@@ -42,9 +42,9 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def validate(path: str | os.PathLike) -> Report:
-    """The findings on the zea file at ``path`` (a path or a :class:`File`, e.g. what
-    :meth:`File.create` returns); never raises for bad content."""
-    return _validate(os.fspath(path))
+    """The findings on the zea file at ``path`` (a path, an ``https://`` / ``hf://`` URL read
+    lazily, or a :class:`File`, e.g. what :meth:`File.create` returns); never raises for bad content."""
+    return _validate(path.path if isinstance(path, File) else os.fspath(path))
 
 
 def _reading(path: str):
@@ -495,8 +495,6 @@ class File:
     def validate(self) -> dict[str, str]:
         """``{"status": "success"}`` when the file follows the format (as zea's ``File.validate``);
         raises :class:`~sonobridge.errors.FormatError` naming the file and its first errors otherwise."""
-        if is_remote(self.path):
-            raise FormatError(self.path, "validation reads the whole file: download it first")
         report = validate(self.path)
         if not report.valid:
             raise FormatError(self.path, "not a valid zea file: " + "; ".join(str(f) for f in report.errors[:5]))

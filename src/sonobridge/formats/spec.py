@@ -135,6 +135,11 @@ class FormatSpec:
         ``not_applicable(label) -> str | None``: why the recording labelled ``label`` is nothing
         the pipeline processes (e.g. a DICOM structured report or CT series in an ultrasound
         cohort: status ``not_applicable``, not an error), None when it is; cheap (headers only).
+    datasets : tuple of str
+        Public datasets this format imports (``sonobridge convert --dataset NAME``).
+    convert_dataset : callable, optional
+        ``convert_dataset(name, source, destination, *, workers, overwrite, options, progress)
+        -> list of results`` (each with ``outcome`` and ``to_json()``) for a name in ``datasets``.
     """
 
     name: str
@@ -159,6 +164,8 @@ class FormatSpec:
     preload: tuple[str, ...] = ()
     read_object: Callable[..., Any] | None = None
     not_applicable: Callable[[str], str | None] | None = None
+    datasets: tuple[str, ...] = ()
+    convert_dataset: Callable[..., list[Any]] | None = None
 
     def stem_of(self, label: str) -> str:
         """The output stem of a recording labelled ``label`` (not yet made file-name safe)."""

@@ -50,7 +50,7 @@ from ..core.options import ReadOptions
 from ..core.outcome import Outcome, outcome
 from ..core.recording import Recording, Stream
 from ..errors import SonobridgeError
-from ..formats.registry import get_format, specs, stage_spec
+from ..formats.registry import get_format, not_applicable, specs, stage_spec
 from ..formats.spec import FormatSpec
 from ..util.filekey import file_key
 
@@ -138,6 +138,10 @@ class ItemInputs:
     def validation(self) -> Validation | None:
         return input_validation(self.item)
 
+    @functools.cached_property
+    def not_applicable(self) -> str | None:
+        return not_applicable(self.item.label, self.item.format)
+
 
 Opener = Callable[[], "Recording"]
 
@@ -145,6 +149,14 @@ Opener = Callable[[], "Recording"]
 def _validation(item: Item, recording: Opener) -> Validation | None:
     """:func:`input_validation` of the item, once per :class:`ItemInputs`."""
     return recording.validation if isinstance(recording, ItemInputs) else input_validation(item)
+
+
+def _not_applicable(item: Item, recording: Opener) -> str | None:
+    """Why the pipeline has nothing to do with the item (its format says, e.g. a DICOM SR or a
+    CT image in an ultrasound cohort), once per :class:`ItemInputs`; None when it applies."""
+    if isinstance(recording, ItemInputs):
+        return recording.not_applicable
+    return not_applicable(item.label, item.format)
 
 
 def _outcome(function, *args: Any, **kwargs: Any) -> Outcome:
@@ -277,6 +289,8 @@ def _one_file(stage: str, item: Item, out_dir: Path, overwrite: bool, recording:
 
 def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> Outcome:
     spec = stage_spec("ingest")
+    if reason := _not_applicable(item, recording):
+        return Outcome.not_applicable(reason)
     if item.format == spec.name:
         validation = _validation(item, recording)
         findings = validation.findings if validation is not None else []
@@ -290,6 +304,8 @@ def ingest(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest
 def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener,
           digest: str | None = None) -> dict[str, Outcome]:
     spec = stage_spec("video")
+    if reason := _not_applicable(item, recording):
+        return {str(out_dir / f"{item.stem}{spec.write_suffix}"): Outcome.not_applicable(reason)}
     try:
         produced = spec.write(recording(), out_dir, stem=item.stem, skip_existing=not overwrite, overwrite=overwrite,
                               progress=False, source_digest=digest, anonymise=item.anonymise)
@@ -299,6 +315,8 @@ def video(item: Item, out_dir: Path, overwrite: bool, recording: Opener,
 
 
 def dicom(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: str | None = None) -> Outcome:
+    if reason := _not_applicable(item, recording):
+        return Outcome.not_applicable(reason)
     return _one_file("dicom", item, out_dir, overwrite, recording, digest)
 
 
@@ -355,6 +373,8 @@ def qc(item: Item, out_dir: Path, overwrite: bool, recording: Opener, digest: st
     decodable; then the checks of the recording's format (:attr:`FormatSpec.validate` of the
     input as ``<format>_valid`` / ``<format>_findings`` first, :attr:`FormatSpec.qc` last)."""
     spec = item.spec
+    if reason := _not_applicable(item, recording):
+        return {"not_applicable": reason}
     validation = _validation(item, recording)
     report: dict[str, Any] = {} if validation is None else \
         {f"{spec.name}_valid": validation.valid, f"{spec.name}_findings": validation.findings}

@@ -71,8 +71,7 @@ def source_tree(handle, skip: Iterable[str] = ()) -> Group:
                 fill(child, item)
             else:
                 target[name] = _leaf(item)
-                if item.attrs:
-                    target.leaf_attrs[name] = dict(item.attrs)
+                target.leaf_attrs[name] = dict(item.attrs)      # as they are, even none
 
     root = Group(attrs=dict(handle.attrs))
     fill(root, handle)

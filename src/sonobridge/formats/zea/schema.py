@@ -201,9 +201,10 @@ SCAN_SPEC = {
     "t0_delays": _f("float32", (("n_tx", "n_el"),), "s", "Transmit delay of each element (>= 0)."),
     "tx_apodizations": _f("float32", (("n_tx", "n_el"),), description="Transmit apodization per element."),
     "focus_distances": _f("float32", (("n_tx",),), "m", "Transmit focus distance (0: plane wave)."),
-    "transmit_origins": _f("float32", (("n_tx", "3"),), "m", "Transmit beam origin (x, y, z)."),
+    "transmit_origins": _f("float32", (("n_tx", 3),), "m", "Transmit beam origin (x, y, z)."),
     "polar_angles": _f("float32", (("n_tx",),), "rad", "Polar angle of each transmit (within +-pi)."),
-    "time_to_next_transmit": _f("float32", (("n_frames", "n_tx"),), "s", "Time to the next transmit event."),
+    "time_to_next_transmit": _f("float32", (("n_frames", "n_tx"), ("n_timing_intervals",)), "s",
+                                "Time to the next transmit event (flat: the last one omitted)."),
     "azimuth_angles": _f("float32", (("n_tx",),), "rad", "Azimuth angle of each transmit."),
     "rx_aperture_indices": _f("int16 int32 int64", (("n_tx", "n_rx"),),
                               description="Probe element of each receive channel."),
@@ -227,3 +228,65 @@ PROBE_SPEC = {
 SCAN_FIELDS.update({name: (None if len(spec.shapes) > 1 else spec.shapes[0], name in SCAN_REQUIRED)
                     for name, spec in SCAN_SPEC.items()})
 PROBE_FIELDS.update({name: spec.dtypes[0] for name, spec in PROBE_SPEC.items()})
+
+#: a track's own datasets, and the data products' ``values`` (unit "-" unless a float map's)
+TRACK_FIELDS = {
+    "transmit_only": _f("bool", description="Whether the track only transmits (no receive data)."),
+    "label": _f("str", description="Name of the track (required in multi-track files)."),
+}
+PRODUCT_DESCRIPTIONS = {
+    "raw_data": "Channel data as received, (n_frames, n_tx, n_ax, n_el, n_ch); n_ch 1 = RF, 2 = IQ.",
+    "aligned_data": "Time-of-flight corrected channel data, (n_frames, n_tx, n_ax, n_el, n_ch).",
+    "beamformed_data": "Beamformed data per pixel, last axis n_ch (1 = RF, 2 = IQ).",
+    "envelope_data": "Envelope-detected beamformed data.",
+    "image": "Image: float32 in dB (<= 0) or uint8 display values.",
+    "segmentation": "Segmentation masks, one channel per label.",
+}
+
+
+def field_of(path: str) -> Field | None:
+    """The table field of the dataset at ``path`` in a zea file (``/probe/name``,
+    ``/tracks/track_0/scan/t0_delays``, ``/tracks/track_0/data/image/values``, ...), None for
+    datasets outside the spec (``custom/``...). Its unit and description are written with it."""
+    parts = [p for p in str(path).split("/") if p]
+    if len(parts) >= 2 and parts[0] == "tracks":
+        parts = parts[2:]
+    if not parts:
+        return None
+    head, rest = parts[0], parts[1:]
+    tables = {"scan": SCAN_SPEC, "probe": PROBE_SPEC, "metrics": METRICS_FIELDS}
+    if head in tables and len(rest) == 1:
+        return tables[head].get(rest[0])
+    if head == "metadata" and len(rest) == 1:
+        return METADATA_FIELDS.get(rest[0])
+    if head == "metadata" and len(rest) == 2:
+        return METADATA_GROUPS.get(rest[0], SIGNAL_ND_FIELDS).get(rest[1])
+    if head == "data" and rest == ["raw_data"]:
+        return _f("float32 int16", (RAW_DIMS,), description=PRODUCT_DESCRIPTIONS["raw_data"])
+    if head == "data" and len(rest) == 2:
+        product, name = rest
+        if name == "values":
+            return _f("float32", unit=FLOAT_MAPS.get(product, "-"),
+                      description=PRODUCT_DESCRIPTIONS.get(product, f"Values of the {product} map."))
+        return {**MAP_FIELDS, **(ATTENUATION_FIELDS if product == "attenuation_map" else {})}.get(name)
+    return TRACK_FIELDS.get(head) if len(parts) == 1 else None
+
+
+def field_attributes(path: str) -> dict[str, str]:
+    """``{"unit", "description"}`` written on the dataset at ``path`` (empty outside the spec)."""
+    spec = field_of(path)
+    return {} if spec is None else {"unit": spec.unit, "description": spec.description}
+
+
+def scan_as_zea(scan, raw_shape: tuple[int, ...] | None = None) -> dict:
+    """A scan given to the writer as zea's ScanSpec takes it: Python numbers and lists typed by
+    :data:`SCAN_SPEC` (:func:`coerce`; unknown fields left for the checks to refuse) and a flat
+    ``time_to_next_transmit`` of ``n_frames * n_tx - 1`` intervals (``raw_shape`` given) padded
+    with a last 0 to ``(n_frames, n_tx)``."""
+    values = {name: coerce(value, SCAN_SPEC[name]) if name in SCAN_SPEC else value for name, value in scan.items()}
+    timing = values.get("time_to_next_transmit")
+    if raw_shape is not None and len(raw_shape) >= 2 and timing is not None and hasattr(timing, "shape"):
+        frames, transmits = int(raw_shape[0]), int(raw_shape[1])
+        if np.ndim(timing) == 1 and len(timing) == max(frames * transmits - 1, 0):
+            values["time_to_next_transmit"] = np.pad(np.asarray(timing, np.float32), (0, 1)).reshape(frames, transmits)
+    return values

@@ -37,9 +37,23 @@ def _validate(path: str | os.PathLike):
     return validate(path)
 
 
+def _convert_dataset(name: str, source: str | os.PathLike, destination: str | os.PathLike, **options: Any):
+    """:func:`~sonobridge.formats.zea.datasets.convert_dataset` (public datasets as zea converts them)."""
+    from .datasets import convert_dataset
+
+    return convert_dataset(name, source, destination, **options)
+
+
+def _dataset_names() -> tuple[str, ...]:
+    from .datasets import DATASETS
+
+    return tuple(DATASETS)
+
+
 SPECS = (
     FormatSpec(name="zea", title="zea HDF5", suffixes=HDF5_SUFFIXES, claim=_claim, order=20, write=_write,
                write_suffix=".hdf5", stage="ingest", validate=_validate,
+               datasets=_dataset_names(), convert_dataset=_convert_dataset,
                preload=("h5py", "hdf5plugin", "numcodecs", "sonobridge.formats.zea.reader",
                         "sonobridge.formats.zea.validate", "sonobridge.formats.zea.schema",
                         "sonobridge.formats.zea.tree", "sonobridge.formats.zea.writer")),

@@ -31,7 +31,7 @@ from ...core.frames import LazyFrames
 from ...errors import FormatError, OutputExistsError
 from ...util.atomic import atomic_path, hdf5_file
 from .schema import (ATTENUATION_FIELDS, MAP_FIELDS, METADATA_FIELDS, METADATA_GROUPS, METRICS_FIELDS,
-                     PROBE_SPEC, SIGNAL_ND_FIELDS, coerce)
+                     PROBE_SPEC, SIGNAL_ND_FIELDS, coerce, field_attributes, scan_as_zea)
 from .validate import check_tree, is_dataset
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ class InvalidZeaDataError(FormatError, TypeError, ValueError):
 
 class Group(dict):
     """An HDF5 group in memory: children by name (``Group`` or arrays), the group's ``attrs`` and
-    ``leaf_attrs`` (attributes of its datasets by name, e.g. ``unit`` and ``description``)."""
+    ``leaf_attrs`` (attributes of its datasets by name, e.g. ``unit`` and ``description``; a dataset
+    without an entry gets the unit and description of its field in the table,
+    :func:`~.schema.field_attributes`)."""
 
     def __init__(self, items: Mapping[str, Any] | None = None, attrs: Mapping[str, Any] | None = None,
                  name: str = "/"):
@@ -140,8 +142,10 @@ class _TreeWriter:
                 self.write_group(target.create_group(name), item)
             else:
                 self.write_array(target, name, item)
-                target[name].attrs.update({k: v for k, v in group.leaf_attrs.get(name, {}).items()
-                                           if v is not None})
+                # given attributes (a copied file's, a custom element's) replace the field table's
+                attributes = group.leaf_attrs[name] if name in group.leaf_attrs else \
+                    field_attributes(f"{target.name}/{name}")
+                target[name].attrs.update({k: v for k, v in attributes.items() if v is not None})
 
     def write_array(self, target, name: str, value: Any) -> None:
         if isinstance(value, np.ndarray) and value.dtype.kind in "UO":
@@ -344,7 +348,8 @@ def file_tree(*, tracks: list[Mapping[str, Any]], track_schedule: Any = None, pr
                     raise InvalidZeaDataError(None, f"not written: {part} must be a mapping, "
                                                     f"got {type(track[part]).__name__}")
                 try:
-                    values = _product_fields(track[part]) if part == "data" else track[part]
+                    values = _product_fields(track[part]) if part == "data" else scan_as_zea(
+                        track[part], getattr((track.get("data") or {}).get("raw_data"), "shape", None))
                 except TypeError as error:
                     raise InvalidZeaDataError(None, f"not written: {part}: {error}") from None
                 group[part] = as_group(values, f"{name}/{part}")

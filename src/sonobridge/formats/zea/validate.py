@@ -3,6 +3,17 @@ consistency within each track and value rules, with findings naming the HDF5 pat
 
 Arrays are checked frame by frame (bounded memory). Errors make a file invalid; warnings (e.g. an
 image without coordinates) do not, as in zea 0.1.8.
+
+Remote files (``https://``, ``hf://``: :mod:`.remote`) are validated in place through byte-range
+requests: only what the checks read is fetched (metadata, scan/probe arrays, and every frame of a
+float dB image only). A local file is first scanned whole for damage that would hang HDF5; a remote
+one gets the same guards as remote reading (:func:`.remote.open_remote_h5`), not that scan.
+
+Examples
+--------
+>>> from sonobridge.formats.zea.validate import validate
+>>> validate("/no/such/file.hdf5").valid
+False
 """
 from __future__ import annotations
 
@@ -15,10 +26,11 @@ import numpy as np
 
 from ...errors import READ_ERRORS, FormatError
 from ..h5guard import open_checked
+from .remote import is_remote, open_remote_h5
 from .schema import (ANNOTATION_FIELDS, ATTENUATION_FIELDS, CHANNEL_PRODUCTS, CONSISTENT_DIMS,
                      CUSTOM_MAP_DTYPES, FLOAT_MAPS, GENERIC_MAP_DIMS, MAP_FIELDS, MAP_PRODUCTS,
                      METADATA_FIELDS, METADATA_GROUPS, METRICS_FIELDS, PROBE_FIELDS, RAW_DIMS,
-                     ROTATION_WIDTHS, SCAN_FIELDS, SIGNAL_ND_FIELDS, SIGNAL_TIMING, SUBJECT_FIELDS,
+                     ROTATION_WIDTHS, SCAN_FIELDS, SCAN_SPEC, SIGNAL_ND_FIELDS, SIGNAL_TIMING, SUBJECT_FIELDS,
                      dataset_value, dtype_fits, dtype_name, shape_fits)
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -68,12 +80,17 @@ class Report:
 
 
 def validate(path: str | Path) -> Report:
-    """Check the file at ``path`` against the zea format; never raises for bad content."""
+    """Check the file at ``path`` (a local path, or an ``https://`` / ``hf://`` URL read lazily)
+    against the zea format; never raises for bad content (an unreachable URL is a finding)."""
     import hdf5plugin  # noqa: F401  (registers the Blosc and other filters zea uses)
 
     report = Report(str(path))
-    try:                              # the whole file is scanned here, whatever its size
-        handle = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM, scan_limit=None)
+    remote = None
+    try:
+        if is_remote(path):
+            handle, remote = open_remote_h5(str(path), skip=FREE_FORM, keep=READ_FREE_FORM)
+        else:                         # the whole file is scanned here, whatever its size
+            handle = open_checked(path, skip=FREE_FORM, keep=READ_FREE_FORM, scan_limit=None)
     except FormatError as error:      # would hang or crash HDF5, or is not HDF5: not read
         report.findings.append(Finding("", error.problem))
         return report
@@ -85,6 +102,8 @@ def validate(path: str | Path) -> Report:
     finally:
         try:
             handle.close()
+            if remote is not None:
+                remote.close()
         except READ_ERRORS as error:
             report.findings.append(Finding("", f"file could not be closed cleanly ({error})"))
     return report
@@ -374,32 +393,64 @@ class _Checker:
             self.check_fields("metrics", metrics, METRICS_FIELDS)
 
     def check_scan(self, key: str, scan, dims: dict) -> None:
-        for name, (field_dims, required) in SCAN_FIELDS.items():
+        """The scan group against :data:`~.schema.SCAN_SPEC` (as zea's ScanSpec): no unknown
+        fields (current files), dtypes, shapes with their named sizes agreeing with the track's
+        data, and the value rules."""
+        if is_dataset(scan):
+            self.error(key, "must be a group of scan fields, not a dataset")
+            return
+        if not self.legacy:
+            for name in scan:
+                if name not in SCAN_SPEC:
+                    self.error(f"{key}/{name}", "not a zea scan field")
+        for name, (_, required) in SCAN_FIELDS.items():
             if name not in scan:
                 if required and not self.legacy:
                     self.error(f"{key}/{name}", "required scan field missing")
                 continue
-            dataset = scan[name]
-            if name != "rx_aperture_indices" and dtype_name(dataset.dtype) != "float32":
-                self.error(f"{key}/{name}", f"dtype {dataset.dtype}: must be a float")
+            dataset, spec = scan[name], SCAN_SPEC[name]
+            if not is_dataset(dataset):
+                self.error(f"{key}/{name}", "must be a dataset, not a group")
                 continue
-            if field_dims is not None and name != "time_to_next_transmit":
-                if len(field_dims) != dataset.ndim:
-                    self.error(f"{key}/{name}", f"shape {dataset.shape}: expected {field_dims}")
+            if not dtype_fits(dataset.dtype, spec):
+                wanted = "a float" if spec.dtypes == ("float32",) else " / ".join(spec.dtypes)
+                self.error(f"{key}/{name}", f"dtype {dataset.dtype}: must be {wanted}")
+                continue
+            shape = tuple(dataset.shape)
+            if name == "time_to_next_transmit":
+                if not self.check_timing_intervals(f"{key}/{name}", shape, dims):
                     continue
-                self.note_dims(f"{key}/{name}", dict(zip(field_dims, dataset.shape)), dims)
+            else:
+                sizes = shape_fits(shape, spec)
+                if sizes is None:
+                    expected = " or ".join(str(tuple(s)) for s in spec.shapes)
+                    self.error(f"{key}/{name}", f"shape {shape}: expected {expected}")
+                    continue
+                self.note_dims(f"{key}/{name}", sizes, dims)
             self.check_scan_values(f"{key}/{name}", name, np.asarray(dataset))
 
+    def check_timing_intervals(self, key: str, shape: tuple[int, ...], dims: dict) -> bool:
+        """``time_to_next_transmit`` as stored: ``(n_frames, n_tx)``. (The flat form without the
+        last interval is taken when writing and padded, as zea's writer does; zea 0.1.8 crashes
+        reading it from a file, so in a file it is an error.)"""
+        if len(shape) == 2:
+            self.note_dims(key, {"n_frames": shape[0], "n_tx": shape[1]}, dims)
+            return True
+        self.error(key, f"shape {shape}: expected (n_frames, n_tx)")
+        return False
+
     def check_scan_values(self, key: str, name: str, value: np.ndarray) -> None:
-        rules = {"sampling_frequency": (value > 0, "must be > 0"),
-                 "center_frequency": (value >= 0, "must be >= 0"),
-                 "demodulation_frequency": (value >= 0, "must be >= 0"),
-                 "t0_delays": (value >= 0, "must be >= 0"),
-                 "polar_angles": (np.abs(value) <= np.pi, "must lie within +-pi"),
-                 "azimuth_angles": (np.abs(value) <= np.pi, "must lie within +-pi"),
-                 "sound_speed": (value > 0, "must be > 0"),
-                 "tgc_gain_curve": (value >= 0, "must be >= 0")}
-        if name in rules and not np.all(rules[name][0]):
+        """zea's value rules; like zea, a NaN breaks none of them (each tests for a violation)."""
+        with np.errstate(invalid="ignore"):
+            rules = {"sampling_frequency": (value <= 0, "must be > 0"),
+                     "center_frequency": (value < 0, "must be >= 0"),
+                     "demodulation_frequency": (value < 0, "must be >= 0"),
+                     "t0_delays": (value < 0, "must be >= 0"),
+                     "polar_angles": (np.abs(value) > np.pi, "must lie within +-pi"),
+                     "azimuth_angles": (np.abs(value) > np.pi, "must lie within +-pi"),
+                     "sound_speed": (value <= 0, "must be > 0"),
+                     "tgc_gain_curve": (value < 0, "must be >= 0")}
+        if name in rules and np.any(rules[name][0]):
             self.error(key, rules[name][1])
 
     def note_dims(self, key: str, sizes: dict[str, int], dims: dict) -> None:
