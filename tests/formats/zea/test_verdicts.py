@@ -7,10 +7,7 @@ AssertionError), we must refuse with our own error (a finding)."""
 from __future__ import annotations
 
 import copy
-import logging
-import os
 import shutil
-import warnings
 
 import h5py
 import numpy as np
@@ -19,19 +16,13 @@ import pytest
 import sonobridge.zea as ours
 from sonobridge.formats.zea.schema import field_docs
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-REFUSALS = (TypeError, ValueError, AssertionError)
-DELETE = object()
+from zea_verdicts import CRASHES, DELETE, load_real_zea, ours_create, zea_create, zea_valid
+
 
 
 @pytest.fixture(scope="module")
 def real_zea():
-    warnings.simplefilter("ignore")
-    import zea
-    from zea.data.file import validate_file
-
-    logging.getLogger("zea").setLevel(logging.CRITICAL)
-    return zea, validate_file
+    return load_real_zea()
 
 
 def base_inputs() -> dict:
@@ -144,23 +135,6 @@ CREATE_CASES = {
 }
 
 
-def zea_create(zea, path, inputs) -> str:
-    try:
-        zea.File.create(str(path), **inputs)
-    except REFUSALS:
-        return "refused"
-    except Exception:  # noqa: BLE001  (zea crashed: recorded as such)
-        return "crash"
-    return "accepted"
-
-
-def ours_create(path, inputs) -> str:
-    try:
-        made = ours.File.create(path, **inputs)
-    except ours.InvalidZeaDataError:
-        return "refused"
-    getattr(made, "close", lambda: None)()
-    return "accepted"
 
 
 def test_create_verdicts_agree_with_real_zea(real_zea, tmp_path):
@@ -181,22 +155,7 @@ def test_create_verdicts_agree_with_real_zea(real_zea, tmp_path):
 
 
 # ---------------------------------------------------------------- validate on mutated files
-def zea_valid(real_zea, path) -> bool:
-    """zea's verdict; a crash (any other exception) counts as a refusal we must give as a finding."""
-    zea, validate_file = real_zea
-    try:
-        validate_file(str(path))
-        with zea.File(str(path), validate=False) as handle:
-            handle.validate_spec()
-    except (*REFUSALS, KeyError):
-        return False
-    except Exception:  # noqa: BLE001
-        CRASHES.append(str(path))
-        return False
-    return True
 
-
-CRASHES: list[str] = []
 
 
 def _replace(handle, key, value) -> None:

@@ -5,10 +5,8 @@ the same: where zea refuses only by crashing, we refuse with our own error (a fi
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import shutil
-import warnings
 
 import h5py
 import numpy as np
@@ -16,20 +14,14 @@ import pytest
 
 import sonobridge.zea as ours
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-REFUSALS = (TypeError, ValueError, AssertionError)
-DELETE = object()
+from zea_verdicts import CRASHES, DELETE, load_real_zea, ours_create, zea_create, zea_valid
+
 N_FRAMES, N_TX, N_AX, N_EL = 2, 3, 16, 4
 
 
 @pytest.fixture(scope="module")
 def real_zea():
-    warnings.simplefilter("ignore")
-    import zea
-    from zea.data.file import validate_file
-
-    logging.getLogger("zea").setLevel(logging.CRITICAL)
-    return zea, validate_file
+    return load_real_zea()
 
 
 def base_inputs() -> dict:
@@ -108,23 +100,6 @@ CREATE_CASES = {
 }
 
 
-def zea_create(zea, path, inputs) -> str:
-    try:
-        zea.File.create(str(path), **inputs)
-    except REFUSALS:
-        return "refused"
-    except Exception:  # noqa: BLE001  (zea crashed: recorded as such)
-        return "crash"
-    return "accepted"
-
-
-def ours_create(path, inputs) -> str:
-    try:
-        made = ours.File.create(path, **inputs)
-    except ours.InvalidZeaDataError:
-        return "refused"
-    getattr(made, "close", lambda: None)()
-    return "accepted"
 
 
 def test_scan_create_verdicts_agree_with_real_zea(real_zea, tmp_path):
@@ -145,21 +120,7 @@ def test_scan_create_verdicts_agree_with_real_zea(real_zea, tmp_path):
 
 
 # ---------------------------------------------------------------- validate on mutated files
-CRASHES: list[str] = []
 
-
-def zea_valid(real_zea, path) -> bool:
-    zea, validate_file = real_zea
-    try:
-        validate_file(str(path))
-        with zea.File(str(path), validate=False) as handle:
-            handle.validate_spec()
-    except (*REFUSALS, KeyError):
-        return False
-    except Exception:  # noqa: BLE001
-        CRASHES.append(str(path))
-        return False
-    return True
 
 
 FILE_MUTATIONS = {
