@@ -129,9 +129,10 @@ def bmode(stream: Stream, dynamic_range_db: float = 60.0, gain_db: float = 0.0,
 
     ``reference_db``: dB (re 1 unit of amplitude) shown white; ``"auto"`` fixes it once from the
     first frames, so brightness does not flicker from frame to frame. ``workers``: threads of the
-    FFT (``-1``: all cores); 1 by default, chosen by measurement: on 2 shared cores ``-1`` was no
-    faster (0.92x, ``benchmarks/bench_bmode.py``), and a cohort run already keeps each core busy
-    with its own recording.
+    FFT (``-1``: all cores); 1 by default, chosen by measurement (``benchmarks/bench_bmode.py``, 2
+    cores): ``-1`` gains 1.19x for one stream converted alone on an idle machine (+7% CPU) but
+    0.92x on busy cores, and a cohort run already keeps each core busy with its own recording.
+    Pass ``-1`` to convert a single stream interactively.
     """
     if stream.kind is SampleKind.ENVELOPE:
         return stream
