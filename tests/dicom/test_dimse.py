@@ -266,9 +266,14 @@ def test_against_orthanc_echo_store_find_get_move(orthanc, tmp_path: Path):
         assert [assoc.send_c_store(ds).Status for ds in instances] == [0, 0]
         query = Dataset()
         query.QueryRetrieveLevel, query.StudyInstanceUID, query.SOPInstanceUID = "IMAGE", study, ""
-        found = [str(i.SOPInstanceUID) for s, i in assoc.send_c_find(query, FIND)
-                 if s.Status == 0xFF00]
-        assert sorted(found) == sorted(str(ds.SOPInstanceUID) for ds in instances)
+        expected = sorted(str(ds.SOPInstanceUID) for ds in instances)
+        deadline = time.monotonic() + 10          # a busy Orthanc may index the last store a moment later
+        while True:
+            found = sorted(str(i.SOPInstanceUID) for s, i in assoc.send_c_find(query, FIND) if s.Status == 0xFF00)
+            if found == expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert found == expected
         query = Dataset()
         query.QueryRetrieveLevel, query.StudyInstanceUID = "STUDY", study
         last = [s.Status for s, _ in assoc.send_c_get(query, GET)][-1]
