@@ -55,13 +55,22 @@ def _write(recording, path: str | os.PathLike, *, patient_name: str | None = Non
 #: modalities of what sonobridge processes: ultrasound, and secondary captures (OT, XC; e.g. of an
 #: ultrasound screen) or objects that name none
 PROCESSED_MODALITIES = {"US", "IVUS", "OT", "XC", ""}
-PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+#: storage SOP classes of ultrasound images (image, multi-frame, enhanced volume): always processed
+ULTRASOUND_SOP_CLASSES = {"1.2.840.10008.5.1.4.1.1.6.1", "1.2.840.10008.5.1.4.1.1.3.1", "1.2.840.10008.5.1.4.1.1.6.2"}
+#: words in the names of storage SOP classes that hold no image (reports, plans, selections, states,
+#: waveforms, documents, raw data)
+NON_IMAGE_CLASS_WORDS = ("SR Storage", "Structured Report", "Plan Storage", "Structure Set", "Treatment Record",
+                         "Key Object", "Presentation State", "Waveform", "ECG", "Audio", "Encapsulated",
+                         "Registration", "Raw Data", "Measurement Report", "Protocol Storage")
 
 
 def _not_applicable(label: str) -> str | None:
-    """Why the DICOM object ``label`` is no ultrasound image (a report, RT object, CT/MR ...):
-    from its header; None when it is one, or when the header cannot be read (the reader then
-    reports the problem)."""
+    """Why the DICOM object ``label`` is no ultrasound image (a report, RT object, CT/MR ...),
+    decided from its header only (the pixel data is never read): an ultrasound SOP class or
+    ultrasound regions always apply, whatever the Modality says; a SOP class that holds no image
+    is ``no image``; another image whose Modality is not ultrasound (or a secondary capture of one)
+    is ``not ultrasound``. None when it applies, or when the header cannot be read: the reader
+    then reports the problem (a damaged ultrasound file stays an error)."""
     import warnings
 
     import pydicom
@@ -69,15 +78,16 @@ def _not_applicable(label: str) -> str | None:
     try:
         with warnings.catch_warnings():         # the reader warns about the file's faults, once
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(label, defer_size=256, specific_tags=["Modality", "SOPClassUID", *PIXEL_KEYWORDS])
+            ds = pydicom.dcmread(label, stop_before_pixels=True,
+                                 specific_tags=["Modality", "SOPClassUID", "SequenceOfUltrasoundRegions"])
     except Exception:  # noqa: BLE001 - unreadable: the reader's error says why
         return None
     sop = ds.get("SOPClassUID")
-    if not sop:                                 # no SOP class: not a sound header, the reader says why
-        return None
+    if not sop or str(sop) in ULTRASOUND_SOP_CLASSES or "SequenceOfUltrasoundRegions" in ds:
+        return None                             # no SOP class: not a sound header, the reader says why
     modality = str(ds.get("Modality", "") or "").strip().upper()
     what = getattr(sop, "name", "") or str(sop)
-    if not any(keyword in ds for keyword in PIXEL_KEYWORDS):
+    if any(word in what for word in NON_IMAGE_CLASS_WORDS):
         return f"no image: {what}" + (f" (modality {modality})" if modality else "")
     if modality not in PROCESSED_MODALITIES:
         return f"not ultrasound: modality {modality} ({what})"

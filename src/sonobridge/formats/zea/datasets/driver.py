@@ -33,7 +33,6 @@ import json
 import logging
 import multiprocessing
 import os
-import secrets
 import sys
 import threading
 import time
@@ -45,7 +44,7 @@ from types import ModuleType
 from typing import Any
 
 from ....core.outcome import Outcome, Status
-from ....errors import SonobridgeError, UnsupportedInputError
+from ....errors import FormatError, OutputError, SonobridgeError, UnsupportedInputError, read_faults
 from ....util.filekey import file_key
 from .job import DatasetJob
 
@@ -181,11 +180,6 @@ def dataset_module(name: str) -> ModuleType:
     return importlib.import_module(DATASETS[name])
 
 
-def partial_path(output: Path) -> Path:
-    """A fresh temporary name beside ``output`` (not created)."""
-    return output.with_name(f".{output.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
-
-
 def remove_partials(folders: Iterable[Path]) -> None:
     """Delete what killed runs left: ``.<name>.*.partial`` files in ``folders``."""
     for folder in set(folders):
@@ -196,7 +190,9 @@ def remove_partials(folders: Iterable[Path]) -> None:
 
 
 def _failure(job: DatasetJob, error: BaseException) -> Outcome:
-    """``error`` as a failed outcome naming the input file."""
+    """``error`` as a failed outcome naming the input file (an output's own fault names the output)."""
+    if isinstance(error, OutputError):
+        return Outcome.error(str(error), path=job.output)
     if isinstance(error, SonobridgeError):
         text = str(error)
     else:
@@ -208,22 +204,21 @@ def _failure(job: DatasetJob, error: BaseException) -> Outcome:
 
 
 def run_job(module_name: str, job: DatasetJob) -> tuple[Outcome, float]:
-    """Convert one job (in a worker process): write a partial file, rename it into place.
-    Returns the outcome (``built`` or ``error: ...``) and the seconds spent."""
+    """Convert one job (in a worker process) under a temporary name renamed into place
+    (:func:`~sonobridge.util.atomic.atomic_path`: an unwritable folder or a full disk is an
+    OutputError naming the output). Returns the outcome (``built`` or ``error: ...``) and the
+    seconds spent."""
+    from ....util.atomic import atomic_path
+
     started = time.perf_counter()
-    temporary = partial_path(job.output)
     try:
-        job.output.parent.mkdir(parents=True, exist_ok=True)
         module = importlib.import_module(module_name)
-        module.convert(dataclasses.replace(job, output=temporary))
-        if not temporary.exists():
-            raise SonobridgeError(job.output, "the converter wrote nothing")
-        os.replace(temporary, job.output)
-    except BaseException as error:          # noqa: BLE001 - one bad input must not end the run
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-        if isinstance(error, (KeyboardInterrupt, SystemExit)):
-            raise
+        with atomic_path(job.output) as temporary:
+            temporary.unlink()                      # converters write a new file at the path given
+            module.convert(dataclasses.replace(job, output=temporary))
+            if not temporary.exists():
+                raise SonobridgeError(job.output, "the converter wrote nothing")
+    except Exception as error:              # noqa: BLE001 - one bad input must not end the run
         log.debug("conversion failed", exc_info=True)
         return _failure(job, error), time.perf_counter() - started
     return Outcome.built(job.output), time.perf_counter() - started
@@ -239,6 +234,53 @@ def _batches(pending: list, workers: int) -> list[list]:
     """``pending`` split into about 4 batches per worker (at most 16 jobs each)."""
     size = max(1, min(16, len(pending) // (4 * workers)))
     return [pending[start:start + size] for start in range(0, len(pending), size)]
+
+
+def _checked_plan(jobs: list[DatasetJob], destination: Path) -> list[DatasetJob]:
+    """``jobs`` unless one writes outside ``destination`` (a path part read from the dataset's own
+    files, e.g. ``../``) or two write the same output: then FormatError, before anything is written."""
+    root = journal_root(destination).resolve()
+    seen: dict[Path, DatasetJob] = {}
+    for job in jobs:
+        output = job.output.resolve()
+        if output != root and root not in output.parents:
+            raise FormatError(job.sources[0] if job.sources else None,
+                              f"its output {job.output} would lie outside {destination}")
+        if output in seen:
+            raise FormatError(job.sources[0] if job.sources else None,
+                              f"two inputs would both be written to {job.output}")
+        seen[output] = job
+    return jobs
+
+
+def _run_pooled(module_name: str, pending: list, workers: int, finished, bar) -> None:
+    """Run ``pending`` ``(index, job, digest)`` on ``workers`` processes in batches, calling
+    ``finished(index, job, digest, outcome, seconds)`` for each. A worker that dies (killed, out of
+    memory) breaks the whole pool: the jobs left without a result are then run once more, each
+    alone in a process of its own, so only a job that kills its worker by itself is failed."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    unfinished: list = []
+    with _executor(workers) as pool:
+        futures = {pool.submit(run_jobs, module_name, [job for _, job, _ in batch]): batch
+                   for batch in _batches(pending, workers)}
+        for future in as_completed(futures):
+            try:
+                done = future.result()
+            except BrokenProcessPool:
+                unfinished += futures[future]
+                continue
+            for (index, job, digest), (outcome, seconds) in zip(futures[future], done):
+                finished(index, job, digest, outcome, seconds)
+            bar.update(len(done))
+    for index, job, digest in unfinished:
+        with _executor(1) as alone:
+            try:
+                outcome, seconds = alone.submit(run_job, module_name, job).result()
+            except BrokenProcessPool as error:
+                outcome, seconds = _failure(job, SonobridgeError(None, f"its worker process died ({error})")), 0.0
+        finished(index, job, digest, outcome, seconds)
+        bar.update()
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
@@ -278,13 +320,14 @@ def run_dataset(name: str, source: str | os.PathLike, destination: str | os.Path
     list of DatasetResult
         One per planned output in plan order, then one for ``finish`` if it failed.
     """
-    from tqdm.auto import tqdm
+    from ....util.progress import progress_bar
 
     module = dataset_module(name)
     source, destination, options = Path(source), Path(destination), dict(options or {})
     if not source.exists():
         raise UnsupportedInputError(source, "no such file or folder")
-    jobs = module.plan(source, destination, options)
+    with read_faults(source, f"cannot plan the {name} conversion"):
+        jobs = _checked_plan(module.plan(source, destination, options), destination)
     journal = Journal(journal_root(destination))
     remove_partials(job.output.parent for job in jobs)
     results: dict[int, DatasetResult] = {}
@@ -301,32 +344,20 @@ def run_dataset(name: str, source: str | os.PathLike, destination: str | os.Path
         else:
             pending.append((index, job, digest))
     workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
-    show = sys.stderr.isatty() if progress is None else progress
+    show = progress is None or progress
 
     def finished(index: int, job: DatasetJob, digest: str, outcome: Outcome, seconds: float) -> None:
         if outcome.status is Status.BUILT:
             journal.record(job.output, digest)
         results[index] = DatasetResult(job, outcome, seconds)
 
-    if workers == 1:
-        with tqdm(total=len(pending), unit="file", desc=name, disable=not show) as bar:
+    with progress_bar(progress=show, total=len(pending), unit="file", desc=name) as bar:
+        if workers == 1:
             for index, job, digest in pending:
                 finished(index, job, digest, *run_job(module.__name__, job))
                 bar.update()
-    else:
-        with _executor(workers) as pool:
-            futures = {pool.submit(run_jobs, module.__name__, [job for _, job, _ in batch]): batch
-                       for batch in _batches(pending, workers)}
-            with tqdm(total=len(pending), unit="file", desc=name, disable=not show) as bar:
-                for future in as_completed(futures):
-                    batch = futures[future]
-                    try:
-                        done = future.result()
-                    except Exception as error:     # a worker died (killed, out of memory)
-                        done = [(_failure(job, error), 0.0) for _, job, _ in batch]
-                    for (index, job, digest), (outcome, seconds) in zip(batch, done):
-                        finished(index, job, digest, outcome, seconds)
-                    bar.update(len(batch))
+        else:
+            _run_pooled(module.__name__, pending, workers, finished, bar)
     ordered = [results[index] for index in sorted(results)]
     finish = getattr(module, "finish", None)
     if finish is not None:
