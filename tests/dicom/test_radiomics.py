@@ -215,3 +215,20 @@ def test_bad_input_raises_our_errors():
     with pytest.raises(SonobridgeError):
         rad.radiomics("/nonexistent/ct.dcm", roi=(0, 1))
     assert issubclass(rad.RadiomicsInputError, ValueError) and issubclass(MissingDependencyError, ImportError)
+
+
+@pytest.mark.parametrize("spacing", [["0.5"], ["0", "0.5"], ["-1", "0.5"]])
+def test_a_dicom_with_a_bad_pixel_spacing_is_the_packages_error(tmp_path, spacing):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from sonobridge.dicom.radiomics import radiomics
+    from sonobridge.errors import FormatError
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PixelSpacing = spacing
+    ds.save_as(tmp_path / "bad.dcm")
+    mask = np.zeros((128, 128), np.uint8)
+    mask[40:80, 40:80] = 1
+    with pytest.raises(FormatError, match="bad.dcm"):
+        radiomics(str(tmp_path / "bad.dcm"), mask)

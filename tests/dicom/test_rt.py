@@ -238,3 +238,18 @@ def test_dvhcalc_errors(pair):
         dvhcalc(structure, dose, "bladder")
     with pytest.raises(UnsupportedInputError, match="not an RT Structure Set"):
         dvhcalc(dose, dose, 1)
+
+
+@pytest.mark.parametrize("scaling", ["1e12", "1e300"])
+def test_dvhcalc_refuses_a_lying_dose_grid_scaling(pair, tmp_path, scaling):
+    import pydicom
+
+    from sonobridge.dicom.rt import dvhcalc
+    from sonobridge.errors import FormatError
+
+    structure, dose = pair
+    lying = pydicom.dcmread(dose)
+    lying.DoseGridScaling = scaling
+    lying.save_as(tmp_path / "lying.dcm")
+    with pytest.raises(FormatError, match="not a dose"):
+        dvhcalc(structure, tmp_path / "lying.dcm", 1)

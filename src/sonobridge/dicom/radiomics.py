@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingDependencyError, SonobridgeError
+from ..errors import FormatError, MissingDependencyError, SonobridgeError
 
 logger = logging.getLogger(__name__)
 
@@ -628,7 +628,7 @@ def _read_dicom(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         volume = load_series(path)
         z, y, x = volume.spacing if volume.spacing is not None else (1.0, 1.0, 1.0)
         return np.asarray(volume.pixels, dtype=np.float64), np.array([x, y, z], dtype=float)
-    from .io import read_dataset
+    from .io import damaged_content, read_dataset
     from .pixels import decode
     ds = read_dataset(path)
     if int(ds.get("SamplesPerPixel", 1) or 1) > 1:
@@ -636,9 +636,14 @@ def _read_dicom(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(decode(path, rescale=True), dtype=np.float64)
     if values.shape[0] == 1:
         values = values[0]
-    spacing_yx = [float(v) for v in (ds.get("PixelSpacing", None) or _shared_spacing(ds) or (1.0, 1.0))]
-    z = float(ds.get("SpacingBetweenSlices", None) or ds.get("SliceThickness", None) or 1.0)
-    return values, np.array([spacing_yx[1], spacing_yx[0], z])
+    with damaged_content(os.fspath(path)):
+        spacing_yx = [float(v) for v in (ds.get("PixelSpacing", None) or _shared_spacing(ds) or (1.0, 1.0))]
+        z = float(ds.get("SpacingBetweenSlices", None) or ds.get("SliceThickness", None) or 1.0)
+    spacing = np.array([*spacing_yx[::-1], z])
+    if len(spacing_yx) != 2 or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise FormatError(path, f"pixel spacing {spacing_yx} mm and slice spacing {z} mm are not two and one "
+                                f"positive numbers")
+    return values, spacing
 
 
 def _shared_spacing(ds: Any) -> list[float] | None:

@@ -29,6 +29,9 @@ import numpy as np
 
 from ..errors import FormatError, SonobridgeError, UnsupportedInputError
 
+#: the largest dose (cGy) dvhcalc histograms in 1 cGy bins: 1,000 Gy, far beyond any treatment
+MAX_DOSE_CGY = 100_000.0
+
 RT_DOSE = "1.2.840.10008.5.1.4.1.1.481.2"
 RT_STRUCT = "1.2.840.10008.5.1.4.1.1.481.3"
 RT_PLANS = {"1.2.840.10008.5.1.4.1.1.481.5", "1.2.840.10008.5.1.4.1.1.481.8"}     # RT (Ion) Plan
@@ -585,7 +588,11 @@ def dvhcalc(rtstruct: Any, rtdose: Any, roi: int | str, limit: int | None = None
         return _empty(name, number)
     zs = sorted(planes)
     thickness = float(min(np.diff(zs))) if len(zs) > 1 else 0.0
-    n_bins = int(float(grid.stored.max()) * grid.scale * 100) + 1
+    peak_cgy = float(grid.stored.max()) * grid.scale * 100
+    if not np.isfinite(peak_cgy) or peak_cgy > MAX_DOSE_CGY:        # a lying DoseGridScaling
+        raise FormatError(dose_label, f"a peak dose of {peak_cgy:g} cGy (DoseGridScaling {grid.scale:g}) "
+                                      f"is not a dose: at most {MAX_DOSE_CGY:g} cGy is histogrammed")
+    n_bins = int(peak_cgy) + 1
     if limit is not None and int(limit) < n_bins:
         n_bins = max(int(limit), 1)
     histogram, volume_mm3, notes = np.zeros(n_bins), 0.0, ""

@@ -13,7 +13,7 @@ from sonobridge.errors import OutputExistsError
 from sonobridge.formats import open_recording, writer_for
 from sonobridge.formats.tiff.writer import export_tiff, stored_dtype
 
-from support import CINE, ZEA, synthetic_stream
+from support import CINE, DICOM, ZEA, synthetic_stream
 
 
 def _calibration(path):
@@ -74,3 +74,11 @@ def test_spec_registers_a_write_only_format(tmp_path):
     stream = synthetic_stream(np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
     written = tiff.write(stream, tmp_path / "s.tif", overwrite=True, anonymise=False, progress=False)
     assert np.array_equal(tifffile.imread(written), np.asarray(stream.frames))
+
+
+def test_colour_that_imagej_cannot_hold_is_one_line_not_a_traceback(tmp_path, capsys):
+    """16-bit RGB (pydicom's SC_rgb_rle_16bit_2frame.dcm): ImageJ keeps colour only as 8-bit RGB."""
+    source = DICOM / "pydicom" / "SC_rgb_rle_16bit_2frame.dcm"
+    assert main(["convert", str(source), str(tmp_path / "x.tif")]) == 1
+    error = capsys.readouterr().err
+    assert "8-bit RGB" in error and "Traceback" not in error and not list(tmp_path.iterdir())

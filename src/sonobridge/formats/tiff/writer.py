@@ -106,8 +106,14 @@ def export_tiff(source: Recording | Stream, path: str | os.PathLike, *, overwrit
 
 def stored_dtype(stream: Stream) -> np.dtype:
     """The dtype the stack holds: the stream's own when ImageJ has it, float32 for integers that
-    float32 represents exactly (8/16-bit signed); anything else cannot be stored bit-exact."""
+    float32 represents exactly (8/16-bit signed); anything else cannot be stored bit-exact. ImageJ
+    keeps colour only as 8-bit RGB, so other colour frames are refused too."""
     dtype = np.dtype(stream.dtype)
+    if len(stream.frame_shape) != 2:
+        if stream.frame_shape[2:] == (3,) and dtype == np.uint8:
+            return dtype
+        raise SonobridgeError(stream.label, f"a TIFF stack for ImageJ holds grey frames or 8-bit RGB, not "
+                                            f"{dtype} frames of shape {stream.frame_shape}")
     if dtype in IMAGEJ_DTYPES:
         return dtype
     if dtype in (np.dtype(np.int8), np.dtype(np.int16)):
