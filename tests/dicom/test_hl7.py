@@ -211,3 +211,12 @@ def test_a_failing_handler_is_answered_ae_and_the_listener_goes_on(oru):
 def test_bytes_in_latin_1_declared_in_msh_18():
     message = hl7.build_oru({"specific_character_set": "8859/1"}, {"patient_name": "Müller^Jürgen"}, [])
     assert hl7.parse(message.encode("latin-1"))[1]["fields"][5] == "Müller^Jürgen"
+
+
+def test_garbage_to_a_failing_handler_still_gets_an_answer():
+    def handler(message: str) -> str:
+        raise RuntimeError("database down")
+
+    with hl7.listen(port=0, handler=handler, timeout_s=TIMEOUT_S) as inbox:
+        answer = hl7.send("PID|1||not a message", "127.0.0.1", inbox.port, timeout_s=TIMEOUT_S)
+    assert hl7.parse(answer)[1]["fields"][1] == "AR"

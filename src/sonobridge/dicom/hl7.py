@@ -440,7 +440,7 @@ class _Connection(socketserver.BaseRequestHandler):
                 reply = listener.answer(text)
             except Exception as error:  # noqa: BLE001 - a failing handler is answered AE, the listener goes on
                 log.exception("MLLP %s: the handler failed", where)
-                reply = ack(text, "AE", f"{type(error).__name__}: {error}")
+                reply = listener.acknowledge(text, "AE", f"{type(error).__name__}: {error}")
             if reply is not None:
                 try:
                     self.request.sendall(frame(reply, listener.encoding))
@@ -486,8 +486,14 @@ class Listener:
         that does not parse, with the reason)."""
         if self.handler is not None:
             return self.handler(message)
+        return self.acknowledge(message)
+
+    @staticmethod
+    def acknowledge(message: str, code: str = "AA", reason: str = "") -> str:
+        """:func:`ack` of ``message`` with ``code``; a message that does not parse is answered
+        ``AR`` with the reason on a minimal header (the peer always gets an answer)."""
         try:
-            return ack(message)
+            return ack(message, code, reason)
         except FormatError as error:
             log.warning("MLLP: %s", error)
             return ack("MSH|^~\\&|||||||ACK||P|2.5\r", "AR", error.problem)
