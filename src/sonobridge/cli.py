@@ -177,37 +177,46 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_DATA_ERROR if failures else EXIT_OK
 
 
-def cmd_preview(args: argparse.Namespace) -> int:
+def _preview_one(recording, label: str, stem: str, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """Write one recording's summary and preview images: ``(label shown, what was written)``."""
     from .core.describe import describe
-    from .util.atomic import write_bytes_atomic
     from .processing.preview import preview
+    from .util.atomic import write_bytes_atomic
     from .util.naming import safe_name
     from .util.png import save_png
 
     out_dir = Path(args.out_dir)
+    if args.anonymise:              # named by a pseudonym: file names and the summary too
+        from .core.anonymise import anonymise_recording, output_key, pseudonym
+
+        secret = output_key(out_dir)
+        label = stem = pseudonym(label, secret)
+        recording = anonymise_recording(recording, secret)
+    info = describe(recording)
+    images = {}
+    for name, stream in recording.streams.items():
+        if stream.has_frames and stream.n_frames:
+            image_path = out_dir / f"{stem}_{safe_name(name)}.png"     # "track/raw_data": one file
+            shown = preview(stream, min(args.frame, stream.n_frames - 1))
+            save_png(shown.image, image_path, pixel_size_m=shown.pixel_size_m)
+            images[name] = str(image_path)
+    summary_path = out_dir / f"{stem}.json"
+    write_bytes_atomic(summary_path, json.dumps({"source": label, **info}, indent=2).encode())
+    return label, {"summary": str(summary_path), "previews": images, "info": info}
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
     failures: dict[str, str] = {}
     written: dict[str, dict[str, Any]] = {}
     sources = _find_sources(args.paths, failures)
     stems = unique_stems({source.label: source.stem for source in sources})   # same-named files: no overwrite
     for source, recording in _open_each(sources, args, failures):
-        label, stem = source.label, stems[source.label]
-        if args.anonymise:              # named by a pseudonym: file names and the summary too
-            from .core.anonymise import anonymise_recording, output_key, pseudonym
-
-            secret = output_key(out_dir)
-            label = stem = pseudonym(label, secret)
-            recording = anonymise_recording(recording, secret)
-        info = describe(recording)
-        images = {}
-        for name, stream in recording.streams.items():
-            if stream.has_frames and stream.n_frames:
-                image_path = out_dir / f"{stem}_{safe_name(name)}.png"     # "track/raw_data": one file
-                shown = preview(stream, min(args.frame, stream.n_frames - 1))
-                save_png(shown.image, image_path, pixel_size_m=shown.pixel_size_m)
-                images[name] = str(image_path)
-        summary_path = out_dir / f"{stem}.json"
-        write_bytes_atomic(summary_path, json.dumps({"source": label, **info}, indent=2).encode())
-        written[label] = {"summary": str(summary_path), "previews": images, "info": info}
+        try:                                  # one recording's fault is reported, the others go on
+            label, result = _preview_one(recording, source.label, stems[source.label], args)
+        except (SonobridgeError, OSError) as exc:
+            failures[source.label] = _report(exc)
+            continue
+        written[label] = result
     if args.json:
         json.dump({**{k: {"summary": v["summary"], "previews": v["previews"]} for k, v in written.items()},
                    **{label: {"error": problem} for label, problem in failures.items()}}, sys.stdout, indent=2)
@@ -233,20 +242,20 @@ def cmd_render(args: argparse.Namespace) -> int:
     for source, recording in _open_each(sources, args, failures):
         label = source.label
         stream, colour = display_streams(recording)
-        try:
+        path = Path(args.out) if args.out else Path(args.out_dir) / f"{stems[label]}_frame{args.frame}.png"
+        try:                                  # one recording's fault is reported, the others go on
             if stream is None:
                 raise UnsupportedInputError(label, "no image stream with frames to render")
             rendering = render(stream, args.frame, colour=None if args.no_colour else colour,
                                pixel_size_m=args.pixel_size_mm * 1e-3 if args.pixel_size_mm else None,
                                dynamic_range_db=args.dynamic_range, gain_db=args.gain)
+            rendering.save(path)
         except IndexError as exc:
             failures[label] = _report(SonobridgeError(label, str(exc)))
             continue
-        except SonobridgeError as exc:
+        except (SonobridgeError, OSError) as exc:
             failures[label] = _report(exc)
             continue
-        path = Path(args.out) if args.out else Path(args.out_dir) / f"{stems[label]}_frame{args.frame}.png"
-        rendering.save(path)
         written[label] = {"image": str(path), **rendering.info}
     if args.json:
         json.dump({**written, **{label: {"error": problem} for label, problem in failures.items()}},

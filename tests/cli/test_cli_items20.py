@@ -160,3 +160,15 @@ def test_an_unguarded_import_of_an_extra_is_one_line(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip() == ("sonobridge: error: this needs tifffile, which is not installed: "
                                    "pip install 'sonobridge[tiff]'")
+
+
+@pytest.mark.parametrize("command", ["preview", "render"])
+def test_an_unwritable_output_is_reported_per_recording_with_json(tmp_path, capsys, command):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should be")
+    code = main([command, str(CINE), str(DICOM / "pydicom-data" / "OBXXXX1A.dcm"), "--out-dir", str(blocker / "x"),
+                 "--json", "-q"])
+    out = capsys.readouterr()
+    assert code == 1 and "Traceback" not in out.err
+    results = json.loads(out.out)
+    assert len(results) == 2 and all("error" in result for result in results.values())
