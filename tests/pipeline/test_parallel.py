@@ -199,3 +199,25 @@ def test_workers_see_the_modules_the_caller_blocked(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     videos = json.loads(run.stdout.strip().splitlines()[-1])
     assert len(videos) == 2 and all("sonobridge[video]" in str(states) for states in videos.values())
+
+
+def test_a_cohort_with_non_ultrasound_dicom_reruns_without_a_process(tmp_path, monkeypatch):
+    """CT and RT dose are not_applicable: never opened for the report, and done on a re-run."""
+    from support import CINE, DICOM
+
+    source = tmp_path / "cohort"
+    source.mkdir()
+    for path in (DICOM / "pydicom" / "CT_small.dcm", DICOM / "pydicom" / "rtdose.dcm", CINE):
+        (source / path.name).write_bytes(path.read_bytes())
+    first = process([source], tmp_path / "out", progress=False, workers=2)
+    assert sorted(str(result["ingest"]).split(":")[0] for result in first.values()) == \
+        ["built", "not_applicable", "not_applicable"]
+    assert not list((tmp_path / "out").glob("CT_small*")) and not list((tmp_path / "out").glob("rtdose*"))
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a worker process was started for a finished recording")
+
+    monkeypatch.setattr(workers.WorkerProcesses, "run", refuse)
+    again = process([source], tmp_path / "out", progress=False, workers=2)
+    assert sorted(str(result["ingest"]).split(":")[0] for result in again.values()) == \
+        ["hit", "not_applicable", "not_applicable"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import glob
 import hashlib
 import io
@@ -136,6 +137,9 @@ def recording_facts(recording: Callable[[], Recording], out_dir: Path, stem: str
         opened = recording()
     except SonobridgeError:
         return {}
+    except Exception as error:  # noqa: BLE001 - the report's facts must never fail a recording
+        log.warning("%s: report facts not gathered (%s: %s)", stem, type(error).__name__, error)
+        return {"stem": stem}
     try:
         starts = [times[0] for s in opened.streams.values() if (times := s.timestamps_s) is not None and times.size]
         origin = float(min(starts)) if starts else 0.0
@@ -517,11 +521,14 @@ class _PlotCache:
 
 def _plot_digest(draw: Callable[[Any], Any], data: Any) -> str:
     content = json.dumps([draw.__name__, data], sort_keys=True, default=str).encode()
-    return hashlib.sha256(_DRAWING_CODE + content).hexdigest()[:32]
+    return hashlib.sha256(_drawing_code() + content).hexdigest()[:32]
 
 
-#: this module's code: a change in how plots are drawn invalidates every kept plot
-_DRAWING_CODE = hashlib.sha256(Path(__file__).read_bytes()).digest()
+@functools.cache
+def _drawing_code() -> bytes:
+    """This module's code (read once, on the first plot): a change in how plots are drawn
+    invalidates every kept plot."""
+    return hashlib.sha256(Path(__file__).read_bytes()).digest()
 
 
 def _prune_plots(out: Path, used: set[Path]) -> None:

@@ -96,7 +96,8 @@ def run_item(item: Item, out_dir: str, stages: tuple[str, ...], overwrite: bool 
                 start = time.perf_counter()
                 result[stage] = STAGES[stage](item, folder, overwrite, recording, digest)
                 result["seconds"][stage] = round(time.perf_counter() - start, 4)
-    result["facts"] = recording_facts(recording, folder, item.stem)     # what the HTML report shows
+    # what the HTML report shows; nothing to show of what the pipeline does not process
+    result["facts"] = {"stem": item.stem} if recording.not_applicable else recording_facts(recording, folder, item.stem)
     return result
 
 
@@ -122,15 +123,21 @@ def _source_digests(item: Item) -> tuple[str, Any]:
     return digest, (digest if item.anonymise else key)
 
 
+def _built(value: Any) -> bool:
+    """Whether a stage output's outcome says the output exists (built or hit)."""
+    done = outcome(value) if isinstance(value, str) else None
+    return done is not None and done.ok
+
+
 def _as_hits(previous: dict[str, Any]) -> dict[str, Any]:
     """A previous result whose outputs all still check out, as this run reports it: every
-    output a hit (a skipped stage stays skipped)."""
+    output a hit (a skipped or not_applicable stage stays so)."""
     result = dict(previous, seconds={})
     for stage in writer_specs():
         state = previous.get(stage.stage)
         if stage.writes_folder:
-            result[stage.stage] = {path: Outcome.hit(path) for path in (state or {})}
-        elif (done := outcome(state)) is not None and done.status is not Status.SKIPPED:
+            result[stage.stage] = {path: Outcome.hit(path) if _built(value) else value for path, value in (state or {}).items()}
+        elif _built(state):                     # skipped and not_applicable stay as they were
             result[stage.stage] = Outcome.hit()
     return result
 

@@ -254,7 +254,8 @@ def outputs_complete(result: dict[str, Any], out_dir: Path, item: Item, digest: 
         if spec.writes_folder:                  # {path: outcome}, every one checked
             if not isinstance(state, dict) or any(_failed(value) for value in state.values()):
                 return False
-            if not all(stage_done(spec.stage, path, digest) for path in state):
+            if not all(stage_done(spec.stage, path, digest) for path, value in state.items()
+                       if (done := outcome(value)) is None or done.ok):    # not_applicable: nothing to check
                 return False
         elif _failed(state):
             return False
