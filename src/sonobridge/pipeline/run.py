@@ -26,7 +26,7 @@ from typing import Any
 
 from ..core.anonymise import key_scope, output_key, pseudonym
 from ..core.options import ReadOptions
-from ..core.outcome import Outcome, Status, outcome
+from ..core.outcome import Outcome, outcome
 from ..errors import MissingDependencyError, SonobridgeError
 from ..util.naming import unique_stems
 from ..formats.registry import get_format, stage_spec
