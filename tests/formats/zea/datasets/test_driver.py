@@ -163,3 +163,11 @@ def test_result_status_is_typed(tmp_path):
     [result] = convert_dataset("images", clips(tmp_path / "src", n_clips=1), tmp_path / "o", workers=1,
                                options=GROUP)
     assert result.status is Status.BUILT and result.ok and result.output == tmp_path / "o" / "clip0.hdf5"
+
+
+def test_a_plan_that_cannot_be_made_is_one_error_naming_the_source(tmp_path):
+    source = clips(tmp_path / "src", n_clips=2, n_frames=2, size=8)
+    result = _cli("convert", "--dataset", "images", str(source), str(tmp_path / "out"),
+                  "--option", r"group_pattern=clip\d+_\d+\.png")                 # no group in the pattern
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert str(source) in result.stderr and not (tmp_path / "out").exists()

@@ -289,9 +289,12 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     and the pool forks all its workers at the first submission, before any progress thread. A
     caller already running threads (a notebook with JAX loaded) gets fresh interpreters instead:
     forking a threaded process can deadlock the child."""
+    from ....util.processes import end_with_parent
+
     forkable = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
     method = "fork" if forkable else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                               initializer=end_with_parent, initargs=(os.getpid(),))   # a killed run ends them
 
 
 def run_dataset(name: str, source: str | os.PathLike, destination: str | os.PathLike, *,
